@@ -1,0 +1,112 @@
+//! What each subcommand does, in terms of the library.
+
+use std::io::Write;
+
+use anyhow::Result;
+use host::runtime::{CONTRACT_PACKAGE, Plugin, Runtime, RuntimeOptions};
+use serde::Serialize;
+
+use crate::cli::{Cli, Command, GlobalArgs, PluginCommand};
+use crate::exit;
+
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+pub fn dispatch(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Plugin(PluginCommand::Inspect { path, json }) => {
+            let runtime = runtime(&cli.global)?;
+            let plugin = runtime.load(&path)?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut out, &Inspection::of(&plugin))?;
+                writeln!(out)?;
+            } else {
+                write_inspection(&mut out, &plugin)?;
+            }
+            Ok(exit::SUCCESS)
+        }
+    }
+}
+
+fn runtime(global: &GlobalArgs) -> Result<Runtime> {
+    let mut options = RuntimeOptions::default();
+    if global.no_cache {
+        options.cache_dir = None;
+    } else if let Some(dir) = &global.cache_dir {
+        options.cache_dir = Some(dir.clone());
+    }
+    Ok(Runtime::new(options)?)
+}
+
+/// `host plugin inspect --json`: stable field names for scripts.
+#[derive(Serialize)]
+struct Inspection<'a> {
+    path: String,
+    sha256: &'a str,
+    contract: String,
+    #[serde(flatten)]
+    info: &'a host::runtime::PluginInfo,
+    imports: &'a [String],
+    compiled_from: host::runtime::CompileSource,
+    load_ms: f64,
+}
+
+impl<'a> Inspection<'a> {
+    fn of(plugin: &'a Plugin) -> Self {
+        Inspection {
+            path: plugin.path().display().to_string(),
+            sha256: plugin.sha256(),
+            contract: format!("{CONTRACT_PACKAGE}@{}", plugin.contract()),
+            info: plugin.info(),
+            imports: plugin.imports(),
+            compiled_from: plugin.compile_source(),
+            load_ms: plugin.load_time().as_secs_f64() * 1e3,
+        }
+    }
+}
+
+fn write_inspection(out: &mut impl Write, plugin: &Plugin) -> std::io::Result<()> {
+    let info = plugin.info();
+    writeln!(out, "{} {}", info.name, info.version)?;
+    if !info.description.is_empty() {
+        writeln!(out, "{}", info.description)?;
+    }
+    writeln!(out)?;
+    writeln!(out, "  file      {}", plugin.path().display())?;
+    writeln!(out, "  sha256    {}", plugin.sha256())?;
+    writeln!(out, "  contract  {CONTRACT_PACKAGE}@{}", plugin.contract())?;
+    let source = match plugin.compile_source() {
+        host::runtime::CompileSource::Cache => "from the compile cache",
+        host::runtime::CompileSource::Compiled => "compiled",
+    };
+    writeln!(out, "  loaded    {source} in {:.1} ms", plugin.load_time().as_secs_f64() * 1e3)?;
+    for (title, ports) in [("inputs", &info.inputs), ("outputs", &info.outputs)] {
+        writeln!(out, "\n{title}")?;
+        if ports.is_empty() {
+            writeln!(out, "  (none)")?;
+        }
+        let width = ports.iter().map(|p| p.name.len()).max().unwrap_or(0);
+        for port in ports {
+            writeln!(out, "  {:width$}  {}", port.name, port.description)?;
+        }
+    }
+    writeln!(out, "\nconfig")?;
+    let help = if info.config_help.is_empty() { "(no help given)" } else { &info.config_help };
+    for line in help.lines() {
+        writeln!(out, "  {line}")?;
+    }
+    writeln!(out, "\nimports")?;
+    for import in plugin.imports() {
+        writeln!(out, "  {import}")?;
+    }
+    Ok(())
+}

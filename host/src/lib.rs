@@ -1,0 +1,4 @@
+//! The pipeline host as a library: everything `main.rs` dispatches to, and what the end-to-end
+//! tests and benchmarks drive directly.
+
+pub mod runtime;

@@ -1,0 +1,58 @@
+//! `host`: parses the command line, dispatches, and maps the outcome to an exit code
+//! (0 success, 1 partial, 2 failed, 3 invalid configuration or usage).
+
+mod cli;
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+
+use cli::Cli;
+
+/// Exit codes, as documented in the README.
+pub(crate) mod exit {
+    pub const SUCCESS: u8 = 0;
+    #[allow(dead_code)]
+    pub const PARTIAL: u8 = 1;
+    pub const FAILED: u8 = 2;
+    pub const USAGE: u8 = 3;
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return match error.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                _ => ExitCode::from(exit::USAGE),
+            };
+        }
+    };
+    commands::init_logging(cli.global.verbose);
+    match commands::dispatch(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("error: {}", describe_error(&error));
+            ExitCode::from(exit::FAILED)
+        }
+    }
+}
+
+/// The error and its causes on one line, leaving out a cause whose text the message before it
+/// already contains (most of ours spell out their source).
+fn describe_error(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
+        }
+    }
+    text
+}

@@ -1,0 +1,347 @@
+//! One stage run on a plugin: a fresh, capability-free store with its limits, the calls into the
+//! guest, and the checks on everything the guest hands back.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use wasmtime::component::{ResourceAny, ResourceTable};
+use wasmtime::{Store, Trap};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::{self, Level, WitError, WitOutput};
+use super::error::{StageError, StageErrorKind};
+use super::limits::{Limits, MemoryCap};
+use super::plugin::{Plugin, PluginInfo, root_message};
+
+/// The longest log message kept from a plugin; the rest is cut.
+const MAX_LOG_MESSAGE: usize = 4096;
+
+/// The state of one store: the empty WASI context, the limiter and what the plugin logged.
+pub(crate) struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    memory: MemoryCap,
+    stage: String,
+    plugin: String,
+    logs_left: u64,
+    last_panic: Option<String>,
+}
+
+impl HostState {
+    fn new(stage: &str, plugin: &str, limits: &Limits) -> Self {
+        // Nothing inherited or granted: no preopened directories, no environment, no arguments,
+        // no stdio (reads see end of file, writes go nowhere), no network.
+        let wasi = WasiCtx::builder().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
+        HostState {
+            wasi,
+            table: ResourceTable::new(),
+            memory: MemoryCap::new(limits.memory_bytes),
+            stage: stage.to_owned(),
+            plugin: plugin.to_owned(),
+            logs_left: limits.log_records,
+            last_panic: None,
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl bindings::etl::stage::log::Host for HostState {
+    fn log(&mut self, level: Level, mut message: String) {
+        if let Some(panic) = message.strip_prefix("panic: ") {
+            self.last_panic = Some(panic.to_owned());
+        }
+        if self.logs_left == 0 {
+            return;
+        }
+        self.logs_left -= 1;
+        if message.len() > MAX_LOG_MESSAGE {
+            let mut end = MAX_LOG_MESSAGE;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            message.truncate(end);
+            message.push_str(" [cut]");
+        }
+        let (stage, plugin) = (&self.stage, &self.plugin);
+        match level {
+            Level::Trace => tracing::trace!(stage, plugin, "{message}"),
+            Level::Debug => tracing::debug!(stage, plugin, "{message}"),
+            Level::Info => tracing::info!(stage, plugin, "{message}"),
+            Level::Warn => tracing::warn!(stage, plugin, "{message}"),
+            Level::Error => tracing::error!(stage, plugin, "{message}"),
+        }
+        if self.logs_left == 0 {
+            tracing::warn!(stage, plugin, "plugin reached its log limit; further records are dropped");
+        }
+    }
+}
+
+/// `types` declares no functions, only the types the others use.
+impl bindings::etl::stage::types::Host for HostState {}
+
+/// The batches one call emitted on one output port.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub port: String,
+    pub batches: Vec<RecordBatch>,
+}
+
+impl Output {
+    pub fn rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+}
+
+/// Counters of one instance, for the run store and metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InstanceStats {
+    pub calls: u64,
+    pub rows_in: u64,
+    pub rows_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Wall time spent inside guest calls.
+    pub guest_time: Duration,
+}
+
+/// One run of a stage on a plugin. Not reusable after a trap: every call then fails with
+/// [`StageErrorKind::Poisoned`].
+pub struct StageInstance {
+    store: Store<HostState>,
+    bindings: bindings::Plugin,
+    handle: Option<ResourceAny>,
+    info: Arc<PluginInfo>,
+    limits: Limits,
+    deadline_ticks: u64,
+    schemas: HashMap<String, SchemaRef>,
+    poisoned: bool,
+    stats: InstanceStats,
+    /// The encode buffer for pushes, kept between calls.
+    scratch: Vec<u8>,
+}
+
+impl std::fmt::Debug for StageInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.store.data();
+        f.debug_struct("StageInstance")
+            .field("stage", &state.stage)
+            .field("plugin", &state.plugin)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StageInstance {
+    fn new(plugin: &Plugin, stage: &str, limits: &Limits) -> Result<Self, StageError> {
+        let runtime = &plugin.runtime;
+        let mut store = Store::new(&runtime.engine, HostState::new(stage, plugin.label(), limits));
+        store.limiter(|state| &mut state.memory);
+        store.epoch_deadline_trap();
+        store.set_hostcall_fuel(usize::try_from(limits.output_bytes).unwrap_or(usize::MAX));
+        let tick = runtime.tick.as_nanos().max(1);
+        // One extra tick: the deadline is counted from the tick that is already under way.
+        let deadline_ticks = u64::try_from(limits.call_timeout.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX) + 1;
+        store.set_epoch_deadline(deadline_ticks);
+
+        match plugin.pre.instantiate(&mut store) {
+            Ok(bindings) => Ok(StageInstance {
+                store,
+                bindings,
+                handle: None,
+                info: plugin.info_arc(),
+                limits: limits.clone(),
+                deadline_ticks,
+                schemas: HashMap::new(),
+                poisoned: false,
+                stats: InstanceStats::default(),
+                scratch: Vec::new(),
+            }),
+            Err(error) => {
+                let state = store.data();
+                let kind = classify(state, limits, "instantiate", &error);
+                Err(StageError { stage: state.stage.clone(), plugin: state.plugin.clone(), kind })
+            }
+        }
+    }
+
+    /// Instantiates the plugin and reads its `describe`.
+    pub(crate) fn describe(plugin: &Plugin, limits: &Limits) -> Result<PluginInfo, StageError> {
+        let mut instance = Self::new(plugin, "describe", limits)?;
+        instance.call("describe", |store, bindings| bindings.etl_stage_stage().call_describe(store)).map(Into::into)
+    }
+
+    pub(crate) fn open(plugin: &Plugin, stage: &str, config: &str, limits: &Limits) -> Result<Self, StageError> {
+        let mut instance = Self::new(plugin, stage, limits)?;
+        let result =
+            instance.call("open", |store, bindings| bindings.etl_stage_stage().instance().call_open(store, config))?;
+        match result {
+            Ok(handle) => {
+                instance.handle = Some(handle);
+                Ok(instance)
+            }
+            Err(error) => Err(instance.error(plugin_error(error))),
+        }
+    }
+
+    /// Sends one batch on input `port` and returns what the stage emitted in response.
+    pub fn push(&mut self, port: &str, batch: &RecordBatch) -> Result<Vec<Output>, StageError> {
+        if !self.info.has_input(port) {
+            let declared = PluginInfo::port_list(&self.info.inputs);
+            return Err(self.error(StageErrorKind::UnknownInput { port: port.to_owned(), declared }));
+        }
+        let mut bytes = std::mem::take(&mut self.scratch);
+        if let Err(e) = etl_sdk::ipc::encode_into(&mut bytes, &batch.schema(), [batch]) {
+            return Err(self.error(StageErrorKind::Encode { port: port.to_owned(), message: e.to_string() }));
+        }
+        self.stats.rows_in += batch.num_rows() as u64;
+        self.stats.bytes_in += bytes.len() as u64;
+        let handle = self.handle()?;
+        let result = self.call("push", |store, bindings| {
+            bindings.etl_stage_stage().instance().call_push(store, handle, port, &bytes)
+        });
+        self.scratch = bytes;
+        self.accept("push", result?)
+    }
+
+    /// Tells the stage its inputs are done and returns what it emits last.
+    pub fn finish(&mut self) -> Result<Vec<Output>, StageError> {
+        let handle = self.handle()?;
+        let result =
+            self.call("finish", |store, bindings| bindings.etl_stage_stage().instance().call_finish(store, handle))?;
+        self.accept("finish", result)
+    }
+
+    /// The stage's counters.
+    pub fn metrics(&mut self) -> Result<Vec<(String, i64)>, StageError> {
+        let handle = self.handle()?;
+        let metrics =
+            self.call("metrics", |store, bindings| bindings.etl_stage_stage().instance().call_metrics(store, handle))?;
+        Ok(metrics.into_iter().map(|m| (m.name, m.value)).collect())
+    }
+
+    pub fn stats(&self) -> InstanceStats {
+        self.stats
+    }
+
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+
+    /// Runs one guest call under the deadline; a trap poisons the instance.
+    fn call<R>(
+        &mut self,
+        call: &'static str,
+        f: impl FnOnce(&mut Store<HostState>, &bindings::Plugin) -> wasmtime::Result<R>,
+    ) -> Result<R, StageError> {
+        if self.poisoned {
+            return Err(self.error(StageErrorKind::Poisoned));
+        }
+        self.store.set_epoch_deadline(self.deadline_ticks);
+        let state = self.store.data_mut();
+        state.memory.refused = None;
+        state.last_panic = None;
+        let started = Instant::now();
+        let result = f(&mut self.store, &self.bindings);
+        self.stats.guest_time += started.elapsed();
+        self.stats.calls += 1;
+        result.map_err(|error| {
+            self.poisoned = true;
+            let kind = classify(self.store.data(), &self.limits, call, &error);
+            self.error(kind)
+        })
+    }
+
+    /// The open instance's resource handle.
+    fn handle(&self) -> Result<ResourceAny, StageError> {
+        self.handle.ok_or_else(|| self.error(StageErrorKind::Poisoned))
+    }
+
+    /// Checks what a `push` or `finish` returned: the plugin's own error, declared ports,
+    /// well-formed IPC, one schema per port, and the row limit.
+    fn accept(
+        &mut self,
+        call: &'static str,
+        result: Result<Vec<WitOutput>, WitError>,
+    ) -> Result<Vec<Output>, StageError> {
+        let outputs = result.map_err(|e| self.error(plugin_error(e)))?;
+        let mut accepted: Vec<Output> = Vec::with_capacity(outputs.len());
+        let mut rows = 0u64;
+        for WitOutput { port, batch } in outputs {
+            if !self.info.has_output(&port) {
+                let declared = PluginInfo::port_list(&self.info.outputs);
+                return Err(self.fail(StageErrorKind::UndeclaredPort { call, port, declared }));
+            }
+            self.stats.bytes_out += batch.len() as u64;
+            let (schema, batches) = match etl_sdk::ipc::decode(batch) {
+                Ok(decoded) => decoded,
+                Err(e) => return Err(self.fail(StageErrorKind::BadIpc { call, port, message: e.to_string() })),
+            };
+            if let Some(before) = self.schemas.get(&port)
+                && !etl_sdk::ipc::same_columns(before, &schema)
+            {
+                let (before, after) = (etl_sdk::ipc::describe_columns(before), etl_sdk::ipc::describe_columns(&schema));
+                return Err(self.fail(StageErrorKind::SchemaChanged { call, port, before, after }));
+            }
+            self.schemas.entry(port.clone()).or_insert(schema);
+            rows += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
+            if rows > self.limits.output_rows {
+                return Err(self.fail(StageErrorKind::OutputRows { call, rows, limit: self.limits.output_rows }));
+            }
+            match accepted.iter_mut().find(|o| o.port == port) {
+                Some(output) => output.batches.extend(batches),
+                None => accepted.push(Output { port, batches }),
+            }
+        }
+        self.stats.rows_out += rows;
+        Ok(accepted)
+    }
+
+    /// An error that also poisons the instance: the plugin broke the contract.
+    fn fail(&mut self, kind: StageErrorKind) -> StageError {
+        self.poisoned = true;
+        self.error(kind)
+    }
+
+    fn error(&self, kind: StageErrorKind) -> StageError {
+        let state = self.store.data();
+        StageError { stage: state.stage.clone(), plugin: state.plugin.clone(), kind }
+    }
+}
+
+fn plugin_error(error: WitError) -> StageErrorKind {
+    match error {
+        WitError::InvalidConfig(m) => StageErrorKind::InvalidConfig(m),
+        WitError::InvalidInput(m) => StageErrorKind::InvalidInput(m),
+        WitError::Failed(m) => StageErrorKind::Failed(m),
+    }
+}
+
+/// Says which limit or fault ended a guest call.
+fn classify(state: &HostState, limits: &Limits, call: &'static str, error: &wasmtime::Error) -> StageErrorKind {
+    if let Some(requested) = state.memory.refused {
+        return StageErrorKind::Memory { call, limit: limits.memory_bytes, requested };
+    }
+    let trap = error.downcast_ref::<Trap>();
+    if trap == Some(&Trap::Interrupt) {
+        return StageErrorKind::Timeout { call, limit: limits.call_timeout };
+    }
+    if let Some(message) = &state.last_panic {
+        return StageErrorKind::Panic { call, message: message.clone() };
+    }
+    let message = match trap {
+        Some(trap) => trap.to_string(),
+        None => root_message(error),
+    };
+    if message.contains("too much data is being copied") {
+        return StageErrorKind::OutputBytes { call, limit: limits.output_bytes };
+    }
+    StageErrorKind::Trap { call, message }
+}

@@ -1,0 +1,32 @@
+//! The sandboxed plugin runtime: one wasmtime [`Engine`](wasmtime::Engine) for the process,
+//! components compiled once and cached on disk, and a short-lived, capability-free store per
+//! stage run with memory, time and output limits.
+//!
+//! ```no_run
+//! # fn main() -> anyhow::Result<()> {
+//! use host::runtime::{Limits, Runtime};
+//!
+//! let runtime = Runtime::new(Default::default())?;
+//! let plugin = runtime.load("target/wasm32-wasip2/plugin/identity.wasm".as_ref())?;
+//! let mut stage = plugin.open("passthrough", "{}", &Limits::default())?;
+//! # let batch: arrow_array::RecordBatch = todo!();
+//! let outputs = stage.push("in", &batch)?;
+//! let tail = stage.finish()?;
+//! # Ok(()) }
+//! ```
+
+mod bindings;
+mod cache;
+mod contract;
+mod engine;
+mod error;
+mod instance;
+mod limits;
+mod plugin;
+
+pub use contract::{CONTRACT_PACKAGE, CONTRACT_VERSION, ContractVersion};
+pub use engine::{Runtime, RuntimeOptions};
+pub use error::{LoadError, StageError, StageErrorKind};
+pub use instance::{InstanceStats, Output, StageInstance};
+pub use limits::Limits;
+pub use plugin::{CompileSource, Plugin, PluginInfo, PortInfo};

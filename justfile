@@ -1,0 +1,38 @@
+# Contributors: `just build-plugins && just test` is exactly what CI runs.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# Every stage plugin and test fixture in the workspace, built as wasm32-wasip2 components.
+plugins := "-p identity -p hostile -p future-contract"
+
+default:
+    @just --list
+
+# Build every plugin into target/wasm32-wasip2/plugin/*.wasm.
+build-plugins:
+    cargo build --profile plugin --target wasm32-wasip2 {{ plugins }}
+
+# Build the host binary (target/release/host).
+build:
+    cargo build --release
+
+# Formatting check, then every test: unit, SDK harness, plugins natively, end-to-end on real wasm.
+test:
+    cargo fmt --all --check
+    cargo test --release --workspace
+
+# Clippy with warnings as errors, on the host, the SDK and the plugins (native and wasm).
+lint:
+    cargo fmt --all --check
+    cargo clippy --release --workspace --all-targets -- -D warnings
+    cargo clippy --profile plugin --target wasm32-wasip2 {{ plugins }} -- -D warnings
+
+# The boundary benchmark: identity plugin in the sandbox vs the same stage natively.
+bench rows="1000000" batches="8":
+    just build-plugins
+    cargo bench -p host --bench boundary -- --rows {{ rows }} --batches {{ batches }}
+
+# What CI runs (.ci/run).
+ci:
+    just build-plugins
+    just test

@@ -1,0 +1,52 @@
+//! Looking up the columns a stage needs, with errors that name the column and the types.
+
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::DataType;
+
+use crate::Error;
+
+/// The column `name` of `batch`, which must have type `expected`.
+///
+/// Fails with [`Error::InvalidInput`] naming the column when it is missing or has another type.
+pub fn column<'a>(batch: &'a RecordBatch, name: &str, expected: &DataType) -> Result<&'a ArrayRef, Error> {
+    let column = batch.column_by_name(name).ok_or_else(|| Error::input(format!("missing required column `{name}`")))?;
+    if column.data_type() != expected {
+        return Err(Error::input(format!("column `{name}` has type {}, expected {expected}", column.data_type())));
+    }
+    Ok(column)
+}
+
+/// Like [`column`], downcast to the concrete array type, e.g. `column_as::<Int64Array>`.
+pub fn column_as<'a, A: Array + 'static>(
+    batch: &'a RecordBatch,
+    name: &str,
+    expected: &DataType,
+) -> Result<&'a A, Error> {
+    column(batch, name, expected)?.as_any().downcast_ref::<A>().ok_or_else(|| {
+        Error::failed(format!("column `{name}`: array type does not match {expected}; this is a bug in the stage"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{Int64Array, StringArray};
+
+    use super::*;
+
+    #[test]
+    fn names_missing_and_mistyped_columns() {
+        let batch =
+            RecordBatch::try_from_iter([("quantity", Arc::new(StringArray::from(vec!["1"])) as ArrayRef)]).unwrap();
+        assert_eq!(
+            column(&batch, "order_id", &DataType::Utf8).unwrap_err(),
+            Error::input("missing required column `order_id`")
+        );
+        assert_eq!(
+            column_as::<Int64Array>(&batch, "quantity", &DataType::Int64).unwrap_err(),
+            Error::input("column `quantity` has type Utf8, expected Int64")
+        );
+        assert_eq!(column_as::<StringArray>(&batch, "quantity", &DataType::Utf8).unwrap().value(0), "1");
+    }
+}

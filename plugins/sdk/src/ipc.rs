@@ -1,0 +1,127 @@
+//! Arrow IPC streams as they cross the sandbox boundary.
+//!
+//! Decoding takes ownership of the received bytes and wraps them in an Arrow [`Buffer`] without
+//! copying, so the only copy of an input batch is the host's write into guest memory.
+
+use arrow_array::RecordBatch;
+use arrow_buffer::Buffer;
+use arrow_ipc::reader::StreamDecoder;
+use arrow_ipc::writer::StreamWriter;
+use arrow_schema::{ArrowError, Schema, SchemaRef};
+
+/// Encodes `batches` (all with `schema`) as one IPC stream.
+pub fn encode<'a>(
+    schema: &SchemaRef,
+    batches: impl IntoIterator<Item = &'a RecordBatch>,
+) -> Result<Vec<u8>, ArrowError> {
+    let mut bytes = Vec::new();
+    encode_into(&mut bytes, schema, batches)?;
+    Ok(bytes)
+}
+
+/// Like [`encode`], into `bytes` (cleared first), so a caller that encodes batch after batch can
+/// keep one buffer and not fault in fresh pages for every batch.
+pub fn encode_into<'a>(
+    bytes: &mut Vec<u8>,
+    schema: &SchemaRef,
+    batches: impl IntoIterator<Item = &'a RecordBatch>,
+) -> Result<(), ArrowError> {
+    bytes.clear();
+    let batches: Vec<&RecordBatch> = batches.into_iter().collect();
+    bytes.reserve(batches.iter().map(|b| b.get_array_memory_size()).sum::<usize>() + 1024);
+    let mut writer = StreamWriter::try_new(bytes, schema)?;
+    for batch in batches {
+        writer.write(batch)?;
+    }
+    writer.finish()
+}
+
+/// Decodes one IPC stream into its schema and batches, borrowing `bytes` rather than copying.
+/// Every buffer is validated: use this on bytes from anyone you do not trust.
+pub fn decode(bytes: Vec<u8>) -> Result<(SchemaRef, Vec<RecordBatch>), ArrowError> {
+    decode_with(StreamDecoder::new(), bytes)
+}
+
+/// Like [`decode`], without validating offsets and UTF-8 (the costliest part of decoding).
+///
+/// # Safety
+///
+/// `bytes` must have been encoded from valid Arrow arrays, as the host does for every batch it
+/// pushes into a plugin. Invalid data decoded this way is undefined behaviour.
+pub unsafe fn decode_trusted(bytes: Vec<u8>) -> Result<(SchemaRef, Vec<RecordBatch>), ArrowError> {
+    // SAFETY: the caller vouches that the stream was encoded from valid arrays.
+    let decoder = unsafe { StreamDecoder::new().with_skip_validation(true) };
+    decode_with(decoder, bytes)
+}
+
+fn decode_with(mut decoder: StreamDecoder, bytes: Vec<u8>) -> Result<(SchemaRef, Vec<RecordBatch>), ArrowError> {
+    let mut buffer = Buffer::from_vec(bytes);
+    let mut batches = Vec::new();
+    while !buffer.is_empty() {
+        if let Some(batch) = decoder.decode(&mut buffer)? {
+            batches.push(batch);
+        }
+    }
+    decoder.finish()?;
+    let schema = decoder.schema().ok_or_else(|| ArrowError::IpcError("IPC stream has no schema message".into()))?;
+    Ok((schema, batches))
+}
+
+/// Whether two schemas describe the same columns: the same names and data types in the same
+/// order. Nullability and metadata may differ between batches of one port (a batch without nulls
+/// often says "not nullable"); they do not make a new schema.
+pub fn same_columns(a: &Schema, b: &Schema) -> bool {
+    a.fields().len() == b.fields().len()
+        && a.fields().iter().zip(b.fields()).all(|(x, y)| x.name() == y.name() && x.data_type() == y.data_type())
+}
+
+/// A schema on one line for messages: `(order_id: Utf8, quantity: Int64)`.
+pub fn describe_columns(schema: &Schema) -> String {
+    let columns: Vec<String> = schema.fields().iter().map(|f| format!("{}: {}", f.name(), f.data_type())).collect();
+    format!("({})", columns.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Decimal128Array, Int64Array, StringArray};
+
+    use super::*;
+
+    #[test]
+    fn round_trips_batches() {
+        let batch = RecordBatch::try_from_iter([
+            ("id", Arc::new(StringArray::from(vec![Some("a"), None])) as ArrayRef),
+            ("n", Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef),
+            (
+                "price",
+                Arc::new(Decimal128Array::from(vec![123, -5]).with_precision_and_scale(10, 2).unwrap()) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let bytes = encode(&batch.schema(), [&batch, &batch]).unwrap();
+        let (schema, batches) = decode(bytes).unwrap();
+        assert_eq!(schema, batch.schema());
+        assert_eq!(batches, vec![batch.clone(), batch]);
+    }
+
+    #[test]
+    fn same_columns_ignores_nullability_only() {
+        use arrow_schema::{DataType, Field};
+        let a = Schema::new(vec![Field::new("a", DataType::Utf8, false)]);
+        assert!(same_columns(&a, &Schema::new(vec![Field::new("a", DataType::Utf8, true)])));
+        assert!(!same_columns(&a, &Schema::new(vec![Field::new("b", DataType::Utf8, false)])));
+        assert!(!same_columns(&a, &Schema::new(vec![Field::new("a", DataType::LargeUtf8, false)])));
+        assert!(!same_columns(&a, &Schema::empty()));
+    }
+
+    #[test]
+    fn refuses_garbage_and_truncation() {
+        assert!(decode(b"definitely not arrow".to_vec()).is_err());
+        let batch = RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from(vec![1])) as ArrayRef)]).unwrap();
+        let bytes = encode(&batch.schema(), [&batch]).unwrap();
+        assert!(decode(bytes[..bytes.len() - 12].to_vec()).is_err());
+        assert!(decode(Vec::new()).is_err(), "an empty stream has no schema");
+    }
+}

@@ -1,0 +1,90 @@
+//! The plugin SDK: everything a stage plugin author needs, and the only dependency they add.
+//!
+//! A plugin is one type that implements [`Stage`] over Arrow [`RecordBatch`]es and one
+//! [`export_stage!`] line. The SDK owns the WIT bindings, the Arrow IPC framing on both sides of
+//! the sandbox boundary, config parsing (with errors that name the key) and error mapping. The same
+//! `impl Stage` runs natively under [`testing`], so a plugin is tested with plain `cargo test`.
+//!
+//! ```
+//! use etl_sdk::{Emitter, Info, Result, Stage};
+//! use etl_sdk::arrow::array::RecordBatch;
+//!
+//! /// Drops every batch that has no rows.
+//! pub struct SkipEmpty;
+//!
+//! impl Stage for SkipEmpty {
+//!     type Config = etl_sdk::NoConfig;
+//!
+//!     fn info() -> Info {
+//!         Info::new("skip-empty", "0.1.0", "Forwards every non-empty batch")
+//!             .input("in", "any batches")
+//!             .output("out", "the non-empty ones")
+//!     }
+//!
+//!     fn open(_config: Self::Config) -> Result<Self> {
+//!         Ok(SkipEmpty)
+//!     }
+//!
+//!     fn push(&mut self, _port: &str, batch: RecordBatch, out: &mut Emitter) -> Result<()> {
+//!         if batch.num_rows() > 0 {
+//!             out.emit("out", batch);
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! etl_sdk::export_stage!(SkipEmpty);
+//! ```
+
+// Lets the generated bindings and the export macro name this crate the same way from inside and
+// outside of it.
+extern crate self as etl_sdk;
+
+mod columns;
+mod config;
+mod driver;
+mod error;
+pub mod ipc;
+pub mod log;
+mod stage;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
+
+#[cfg(target_arch = "wasm32")]
+#[doc(hidden)]
+pub mod guest;
+
+pub use columns::{column, column_as};
+pub use config::{NoConfig, parse_config};
+pub use error::{Error, Result};
+pub use stage::{Emitter, Info, Metric, Port, Stage};
+
+/// The Arrow crates the SDK is built on, re-exported so a plugin needs no other dependency and
+/// always agrees with the SDK on their versions.
+pub mod arrow {
+    pub use arrow_array as array;
+    pub use arrow_array::RecordBatch;
+    pub use arrow_buffer as buffer;
+    pub use arrow_schema as schema;
+}
+
+/// Re-exported for plugins' config types: `#[derive(etl_sdk::serde::Deserialize)]`.
+pub use serde;
+
+/// The version of the `etl:stage` WIT contract this SDK builds plugins against.
+pub const CONTRACT_VERSION: &str = "0.1.0";
+
+/// Exports a [`Stage`] implementation as the plugin's component interface.
+///
+/// On `wasm32` this expands to the WIT export glue; on other targets it expands to nothing, so
+/// the same crate builds natively for its tests and benchmarks.
+#[macro_export]
+macro_rules! export_stage {
+    ($stage:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            type __EtlStageComponent = $crate::guest::Component<$stage>;
+    $crate::guest::__export_plugin!(__EtlStageComponent with_types_in $crate::guest::wit);
+        };
+    };
+}

@@ -1,0 +1,136 @@
+//! A native test harness: runs a [`Stage`] in plain `cargo test` exactly as the host drives it in
+//! the sandbox (config as JSON, inputs port by port in declared order, outputs checked against the
+//! declared ports and for one schema per port), without a wasm toolchain.
+//!
+//! ```
+//! # use etl_sdk::{Emitter, Info, Result, Stage};
+//! # use etl_sdk::arrow::array::{ArrayRef, Int64Array, RecordBatch};
+//! # use std::sync::Arc;
+//! # struct Echo;
+//! # impl Stage for Echo {
+//! #     type Config = etl_sdk::NoConfig;
+//! #     fn info() -> Info { Info::new("echo", "0.1.0", "").input("in", "").output("out", "") }
+//! #     fn open(_: Self::Config) -> Result<Self> { Ok(Echo) }
+//! #     fn push(&mut self, _: &str, b: RecordBatch, out: &mut Emitter) -> Result<()> { out.emit("out", b); Ok(()) }
+//! # }
+//! let batch = RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef)])?;
+//! let run = etl_sdk::testing::run::<Echo>("{}", [("in", vec![batch])])?;
+//! assert_eq!(run.rows("out"), 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::BTreeMap;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+
+use crate::driver::Driver;
+use crate::log::Level;
+use crate::{Error, Metric, Result, Stage};
+
+/// Everything one native run of a stage produced.
+#[derive(Debug, Default)]
+pub struct Run {
+    /// Batches per output port, in emission order.
+    pub outputs: BTreeMap<String, Vec<RecordBatch>>,
+    pub metrics: Vec<Metric>,
+    /// What the stage logged through [`crate::log`].
+    pub logs: Vec<(Level, String)>,
+}
+
+impl Run {
+    /// The batches emitted on `port` (none if it emitted nothing).
+    pub fn batches(&self, port: &str) -> &[RecordBatch] {
+        self.outputs.get(port).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// Rows emitted on `port`.
+    pub fn rows(&self, port: &str) -> usize {
+        self.batches(port).iter().map(RecordBatch::num_rows).sum()
+    }
+
+    /// The output of `port` as a table, for comparing in tests.
+    pub fn pretty(&self, port: &str) -> String {
+        match arrow_cast::pretty::pretty_format_batches(self.batches(port)) {
+            Ok(table) => table.to_string(),
+            Err(e) => format!("<cannot format port `{port}`: {e}>"),
+        }
+    }
+
+    /// The value of metric `name`, if the stage reported it.
+    pub fn metric(&self, name: &str) -> Option<i64> {
+        self.metrics.iter().find(|m| m.name == name).map(|m| m.value)
+    }
+}
+
+/// Opens stage `S` with `config` (JSON), feeds it `inputs` the way the host does (ports in the
+/// order `S::info()` declares them, whatever order they are given in here; one push per batch),
+/// finishes it and returns what it emitted.
+pub fn run<'a, S: Stage>(config: &str, inputs: impl IntoIterator<Item = (&'a str, Vec<RecordBatch>)>) -> Result<Run> {
+    let mut inputs: Vec<(&str, Vec<RecordBatch>)> = inputs.into_iter().collect();
+    let order = S::info().inputs;
+    let rank = |port: &str| order.iter().position(|p| p.name == port).unwrap_or(usize::MAX);
+    inputs.sort_by_key(|(port, _)| rank(port));
+
+    let mut harness = Harness::<S>::open(config)?;
+    for (port, batches) in inputs {
+        for batch in batches {
+            harness.push(port, batch)?;
+        }
+    }
+    harness.finish()
+}
+
+/// Step-by-step control over one native run, for tests that look between calls.
+#[allow(missing_debug_implementations)]
+pub struct Harness<S> {
+    driver: Driver<S>,
+    run: Run,
+    schemas: BTreeMap<String, SchemaRef>,
+}
+
+impl<S: Stage> Harness<S> {
+    /// Parses `config` (JSON) and opens the stage.
+    pub fn open(config: &str) -> Result<Self> {
+        crate::log::take();
+        let driver = Driver::open(config)?;
+        Ok(Harness { driver, run: Run::default(), schemas: BTreeMap::new() })
+    }
+
+    /// Pushes one batch on `port` and returns how many rows each output port received from it.
+    pub fn push(&mut self, port: &str, batch: RecordBatch) -> Result<Vec<(String, usize)>> {
+        let outputs = self.driver.push(port, vec![batch])?;
+        self.record(outputs)
+    }
+
+    /// Finishes the stage and returns the whole run.
+    pub fn finish(mut self) -> Result<Run> {
+        let outputs = self.driver.finish()?;
+        self.record(outputs)?;
+        self.run.metrics = self.driver.metrics();
+        self.run.logs = crate::log::take();
+        Ok(self.run)
+    }
+
+    fn record(&mut self, outputs: Vec<crate::driver::PortBatches>) -> Result<Vec<(String, usize)>> {
+        let mut counts = Vec::with_capacity(outputs.len());
+        for group in outputs {
+            let mut rows = 0;
+            for batch in group.batches {
+                let schema = self.schemas.entry(group.port.clone()).or_insert_with(|| batch.schema());
+                if !crate::ipc::same_columns(schema, &batch.schema()) {
+                    return Err(Error::failed(format!(
+                        "output port `{}` changed schema between batches: {} then {}",
+                        group.port,
+                        crate::ipc::describe_columns(schema),
+                        crate::ipc::describe_columns(&batch.schema())
+                    )));
+                }
+                rows += batch.num_rows();
+                self.run.outputs.entry(group.port.clone()).or_default().push(batch);
+            }
+            counts.push((group.port, rows));
+        }
+        Ok(counts)
+    }
+}
