@@ -1,0 +1,1 @@
+//! CSV → Arrow ingestion (being written).

@@ -1,0 +1,1 @@
+//! `cleanse` stage plugin (being written).

@@ -1,0 +1,1 @@
+//! `validate` stage plugin (being written).
