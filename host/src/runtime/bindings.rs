@@ -6,4 +6,6 @@ wasmtime::component::bindgen!({
 });
 
 pub use etl::stage::log::Level;
-pub use etl::stage::types::{Error as WitError, Info as WitInfo, Output as WitOutput};
+pub use etl::stage::types::{
+    Error as WitError, Info as WitInfo, Output as WitOutput, Port as WitPort, Ports as WitPorts,
+};

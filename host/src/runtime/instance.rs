@@ -14,7 +14,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::bindings::{self, Level, WitError, WitOutput};
 use super::error::{StageError, StageErrorKind};
 use super::limits::{Limits, MemoryCap};
-use super::plugin::{Plugin, PluginInfo, root_message};
+use super::plugin::{Plugin, PluginInfo, PortSet, root_message};
 
 /// The longest log message kept from a plugin; the rest is cut.
 const MAX_LOG_MESSAGE: usize = 4096;
@@ -119,6 +119,8 @@ pub struct StageInstance {
     bindings: bindings::Plugin,
     handle: Option<ResourceAny>,
     info: Arc<PluginInfo>,
+    /// The opened instance's ports (its config may refine `info`'s).
+    ports: PortSet,
     limits: Limits,
     deadline_ticks: u64,
     schemas: HashMap<String, SchemaRef>,
@@ -156,6 +158,7 @@ impl StageInstance {
                 store,
                 bindings,
                 handle: None,
+                ports: PortSet { inputs: plugin.info().inputs.clone(), outputs: plugin.info().outputs.clone() },
                 info: plugin.info_arc(),
                 limits: limits.clone(),
                 deadline_ticks,
@@ -182,19 +185,18 @@ impl StageInstance {
         let mut instance = Self::new(plugin, stage, limits)?;
         let result =
             instance.call("open", |store, bindings| bindings.etl_stage_stage().instance().call_open(store, config))?;
-        match result {
-            Ok(handle) => {
-                instance.handle = Some(handle);
-                Ok(instance)
-            }
-            Err(error) => Err(instance.error(plugin_error(error))),
-        }
+        let handle = result.map_err(|error| instance.error(plugin_error(error)))?;
+        instance.handle = Some(handle);
+        let ports = instance
+            .call("ports", |store, bindings| bindings.etl_stage_stage().instance().call_ports(store, handle))?;
+        instance.ports = PortSet::from(ports);
+        Ok(instance)
     }
 
     /// Sends one batch on input `port` and returns what the stage emitted in response.
     pub fn push(&mut self, port: &str, batch: &RecordBatch) -> Result<Vec<Output>, StageError> {
-        if !self.info.has_input(port) {
-            let declared = PluginInfo::port_list(&self.info.inputs);
+        if !self.ports.has_input(port) {
+            let declared = PluginInfo::port_list(&self.ports.inputs);
             return Err(self.error(StageErrorKind::UnknownInput { port: port.to_owned(), declared }));
         }
         let mut bytes = std::mem::take(&mut self.scratch);
@@ -233,6 +235,11 @@ impl StageInstance {
 
     pub fn info(&self) -> &PluginInfo {
         &self.info
+    }
+
+    /// This instance's ports: inputs in delivery order, and the outputs it may emit on.
+    pub fn ports(&self) -> &PortSet {
+        &self.ports
     }
 
     /// Runs one guest call under the deadline; a trap poisons the instance.
@@ -275,8 +282,8 @@ impl StageInstance {
         let mut accepted: Vec<Output> = Vec::with_capacity(outputs.len());
         let mut rows = 0u64;
         for WitOutput { port, batch } in outputs {
-            if !self.info.has_output(&port) {
-                let declared = PluginInfo::port_list(&self.info.outputs);
+            if !self.ports.has_output(&port) {
+                let declared = PluginInfo::port_list(&self.ports.outputs);
                 return Err(self.fail(StageErrorKind::UndeclaredPort { call, port, declared }));
             }
             self.stats.bytes_out += batch.len() as u64;

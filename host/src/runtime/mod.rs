@@ -29,4 +29,4 @@ pub use engine::{Runtime, RuntimeOptions};
 pub use error::{LoadError, StageError, StageErrorKind};
 pub use instance::{InstanceStats, Output, StageInstance};
 pub use limits::Limits;
-pub use plugin::{CompileSource, Plugin, PluginInfo, PortInfo};
+pub use plugin::{CompileSource, Plugin, PluginInfo, PortInfo, PortSet};

@@ -10,7 +10,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
-use super::bindings::{PluginPre, WitInfo};
+use super::bindings::{PluginPre, WitInfo, WitPort, WitPorts};
 use super::contract::{CONTRACT_VERSION, ContractVersion};
 use super::engine::Runtime;
 use super::error::{LoadError, StageError};
@@ -36,14 +36,6 @@ pub struct PluginInfo {
 }
 
 impl PluginInfo {
-    pub fn has_input(&self, port: &str) -> bool {
-        self.inputs.iter().any(|p| p.name == port)
-    }
-
-    pub fn has_output(&self, port: &str) -> bool {
-        self.outputs.iter().any(|p| p.name == port)
-    }
-
     pub(crate) fn port_list(ports: &[PortInfo]) -> String {
         if ports.is_empty() {
             return "none".into();
@@ -52,19 +44,43 @@ impl PluginInfo {
     }
 }
 
+/// The ports of one opened instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PortSet {
+    pub inputs: Vec<PortInfo>,
+    pub outputs: Vec<PortInfo>,
+}
+
+impl PortSet {
+    pub fn has_input(&self, port: &str) -> bool {
+        self.inputs.iter().any(|p| p.name == port)
+    }
+
+    pub fn has_output(&self, port: &str) -> bool {
+        self.outputs.iter().any(|p| p.name == port)
+    }
+}
+
+fn from_wit_ports(ports: Vec<WitPort>) -> Vec<PortInfo> {
+    ports.into_iter().map(|p| PortInfo { name: p.name, description: p.description }).collect()
+}
+
 impl From<WitInfo> for PluginInfo {
     fn from(info: WitInfo) -> Self {
-        let ports = |ports: Vec<super::bindings::etl::stage::types::Port>| {
-            ports.into_iter().map(|p| PortInfo { name: p.name, description: p.description }).collect()
-        };
         PluginInfo {
             name: info.name,
             version: info.version,
             description: info.description,
-            inputs: ports(info.inputs),
-            outputs: ports(info.outputs),
+            inputs: from_wit_ports(info.inputs),
+            outputs: from_wit_ports(info.outputs),
             config_help: info.config_help,
         }
+    }
+}
+
+impl From<WitPorts> for PortSet {
+    fn from(ports: WitPorts) -> Self {
+        PortSet { inputs: from_wit_ports(ports.inputs), outputs: from_wit_ports(ports.outputs) }
     }
 }
 

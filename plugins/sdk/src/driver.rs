@@ -3,7 +3,7 @@
 
 use arrow_array::RecordBatch;
 
-use crate::{Emitter, Error, Info, Metric, Result, Stage, parse_config};
+use crate::{Emitter, Error, Metric, Ports, Result, Stage, parse_config};
 
 /// The batches emitted on one output port during one call, in emission order.
 #[derive(Debug)]
@@ -15,7 +15,7 @@ pub(crate) struct PortBatches {
 /// One opened stage.
 pub(crate) struct Driver<S> {
     stage: S,
-    info: Info,
+    ports: Ports,
     emitter: Emitter,
 }
 
@@ -23,13 +23,18 @@ impl<S: Stage> Driver<S> {
     /// Parses `config` (JSON) and opens the stage.
     pub fn open(config: &str) -> Result<Self> {
         let stage = S::open(parse_config(config)?)?;
-        Ok(Driver { stage, info: S::info(), emitter: Emitter::default() })
+        Ok(Driver { ports: stage.ports(), stage, emitter: Emitter::default() })
+    }
+
+    /// The ports of the opened stage.
+    pub fn ports(&self) -> &Ports {
+        &self.ports
     }
 
     /// Feeds the batches that arrived on `port` to the stage.
     pub fn push(&mut self, port: &str, batches: Vec<RecordBatch>) -> Result<Vec<PortBatches>> {
-        if !self.info.has_input(port) {
-            let declared: Vec<&str> = self.info.inputs.iter().map(|p| p.name.as_str()).collect();
+        if !self.ports.has_input(port) {
+            let declared: Vec<&str> = self.ports.inputs.iter().map(|p| p.name.as_str()).collect();
             return Err(Error::input(format!("no input port `{port}` (declared: {})", declared.join(", "))));
         }
         for batch in batches {
@@ -55,8 +60,8 @@ impl<S: Stage> Driver<S> {
                 group.batches.push(batch);
                 continue;
             }
-            if !self.info.has_output(&port) {
-                let declared: Vec<&str> = self.info.outputs.iter().map(|p| p.name.as_str()).collect();
+            if !self.ports.has_output(&port) {
+                let declared: Vec<&str> = self.ports.outputs.iter().map(|p| p.name.as_str()).collect();
                 return Err(Error::failed(format!(
                     "stage emitted on undeclared output port `{port}` (declared: {})",
                     declared.join(", ")

@@ -41,18 +41,19 @@ impl<S: Stage + 'static> exports::Guest for Component<S> {
 
     fn describe() -> wit_types::Info {
         let info = S::info();
-        let ports = |ports: Vec<crate::Port>| {
-            ports.into_iter().map(|p| wit_types::Port { name: p.name, description: p.description }).collect()
-        };
         wit_types::Info {
             name: info.name,
             version: info.version,
             description: info.description,
-            inputs: ports(info.inputs),
-            outputs: ports(info.outputs),
+            inputs: to_wit_ports(info.inputs),
+            outputs: to_wit_ports(info.outputs),
             config_help: info.config_help,
         }
     }
+}
+
+fn to_wit_ports(ports: Vec<crate::Port>) -> Vec<wit_types::Port> {
+    ports.into_iter().map(|p| wit_types::Port { name: p.name, description: p.description }).collect()
 }
 
 impl<S: Stage + 'static> exports::GuestInstance for Instance<S> {
@@ -60,6 +61,11 @@ impl<S: Stage + 'static> exports::GuestInstance for Instance<S> {
         install_panic_hook();
         let driver = Driver::<S>::open(&config).map_err(to_wit)?;
         Ok(exports::Instance::new(Instance { driver: RefCell::new(driver) }))
+    }
+
+    fn ports(&self) -> wit_types::Ports {
+        let ports = self.driver.borrow().ports().clone();
+        wit_types::Ports { inputs: to_wit_ports(ports.inputs), outputs: to_wit_ports(ports.outputs) }
     }
 
     fn push(&self, port: String, batch: Vec<u8>) -> Result<Vec<wit_types::Output>, wit_types::Error> {

@@ -31,6 +31,14 @@ pub trait Stage: Sized {
         Ok(())
     }
 
+    /// The ports of this instance. The default is the ports of [`Stage::info`]; override it when
+    /// the config adds or renames ports (one lookup port per configured join, say). Inputs are
+    /// delivered in the order listed here.
+    fn ports(&self) -> Ports {
+        let info = Self::info();
+        Ports { inputs: info.inputs, outputs: info.outputs }
+    }
+
     /// Counters the host records with the run, read after [`Stage::finish`].
     fn metrics(&self) -> Vec<Metric> {
         Vec::new()
@@ -85,13 +93,28 @@ impl Info {
         self.config_help = help.into();
         self
     }
+}
 
-    pub(crate) fn has_input(&self, port: &str) -> bool {
+/// The input and output ports of one opened stage instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ports {
+    pub inputs: Vec<Port>,
+    pub outputs: Vec<Port>,
+}
+
+impl Ports {
+    pub fn has_input(&self, port: &str) -> bool {
         self.inputs.iter().any(|p| p.name == port)
     }
 
-    pub(crate) fn has_output(&self, port: &str) -> bool {
+    pub fn has_output(&self, port: &str) -> bool {
         self.outputs.iter().any(|p| p.name == port)
+    }
+}
+
+impl Port {
+    pub fn new(name: impl Into<String>, description: impl Into<String>) -> Self {
+        Port { name: name.into(), description: description.into() }
     }
 }
 

@@ -64,15 +64,15 @@ impl Run {
 }
 
 /// Opens stage `S` with `config` (JSON), feeds it `inputs` the way the host does (ports in the
-/// order `S::info()` declares them, whatever order they are given in here; one push per batch),
+/// order the opened stage lists them, whatever order they are given in here; one push per batch),
 /// finishes it and returns what it emitted.
 pub fn run<'a, S: Stage>(config: &str, inputs: impl IntoIterator<Item = (&'a str, Vec<RecordBatch>)>) -> Result<Run> {
+    let mut harness = Harness::<S>::open(config)?;
     let mut inputs: Vec<(&str, Vec<RecordBatch>)> = inputs.into_iter().collect();
-    let order = S::info().inputs;
+    let order = &harness.driver.ports().inputs;
     let rank = |port: &str| order.iter().position(|p| p.name == port).unwrap_or(usize::MAX);
     inputs.sort_by_key(|(port, _)| rank(port));
 
-    let mut harness = Harness::<S>::open(config)?;
     for (port, batches) in inputs {
         for batch in batches {
             harness.push(port, batch)?;
@@ -95,6 +95,11 @@ impl<S: Stage> Harness<S> {
         crate::log::take();
         let driver = Driver::open(config)?;
         Ok(Harness { driver, run: Run::default(), schemas: BTreeMap::new() })
+    }
+
+    /// The ports of the opened stage.
+    pub fn ports(&self) -> &crate::Ports {
+        self.driver.ports()
     }
 
     /// Pushes one batch on `port` and returns how many rows each output port received from it.
