@@ -32,6 +32,19 @@ pub enum Command {
     /// Work with stage plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Write deterministic e-commerce sample data (customers.csv, products.csv, orders.csv) with
+    /// the spec's defects, and print what was generated as JSON.
+    GenerateData {
+        /// Number of orders (customers and products scale with it).
+        #[arg(long, default_value_t = 100_000)]
+        orders: u64,
+        /// Seed: the same seed and size always give the same bytes.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Directory to write the three files into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -34,6 +34,13 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             }
             Ok(exit::SUCCESS)
         }
+        Command::GenerateData { orders, seed, out } => {
+            let summary = host::sample::generate(&host::sample::SampleSpec { orders, seed }, &out)?;
+            let mut stdout = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut stdout, &summary)?;
+            writeln!(stdout)?;
+            Ok(exit::SUCCESS)
+        }
     }
 }
 

@@ -2,5 +2,6 @@
 //! built by `just build-plugins`.
 
 mod common;
+mod generate;
 mod inspect;
 mod sandbox;

@@ -1,1 +1,0 @@
-//! Deterministic sample data (being written).
