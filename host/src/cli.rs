@@ -29,6 +29,20 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a pipeline.
+    Run(RunArgs),
+    /// Check a pipeline file (and its plugins and their configs) without running it.
+    Validate(PipelineArgs),
+    /// Print the stage graph.
+    Graph {
+        #[command(flatten)]
+        pipeline: PipelineArgs,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+        format: GraphFormat,
+    },
+    /// Look at past runs.
+    #[command(subcommand)]
+    Runs(RunsCommand),
     /// Work with stage plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -57,4 +71,87 @@ pub enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Which pipeline, in which environment, with which overrides.
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
+    /// The pipeline file, e.g. config/ecommerce.yaml.
+    #[arg(long, short = 'p', value_name = "FILE")]
+    pub pipeline: PathBuf,
+    /// Overlay environments/<ENV>.yaml next to the pipeline file [default: development].
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Override any value: --set paths.raw_data=/data/in, --set stages.validate_orders.retries=3.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// The run's logical date (YYYY-MM-DD) [default: today, UTC].
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: Option<String>,
+    /// Stages running at once [default: the number of cores].
+    #[arg(long, value_name = "N")]
+    pub parallelism: Option<usize>,
+    /// Run only this stage (repeatable), reading its inputs from the latest run (or --resume's).
+    #[arg(long, value_name = "STAGE")]
+    pub only: Vec<String>,
+    /// Re-run what failed or never ran in RUN_ID, reusing the outputs of what succeeded.
+    #[arg(long, value_name = "RUN_ID")]
+    pub resume: Option<String>,
+    /// Print the run's outcome as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum GraphFormat {
+    Mermaid,
+    Dot,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// The latest runs, newest first.
+    List {
+        /// The state directory [default: the pipeline's paths.state].
+        #[command(flatten)]
+        state: StateArgs,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One run and its stages.
+    Show {
+        run_id: String,
+        #[command(flatten)]
+        state: StateArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Success rate, average and p95 duration, per-stage averages over the last N runs.
+    Stats {
+        #[command(flatten)]
+        state: StateArgs,
+        #[arg(long, default_value_t = 20)]
+        last: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Where the run store is: a pipeline file's `paths.state`, or a directory.
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    #[arg(long, short = 'p', value_name = "FILE", conflicts_with = "state_dir")]
+    pub pipeline: Option<PathBuf>,
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }

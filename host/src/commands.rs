@@ -22,6 +22,10 @@ pub fn init_logging(verbose: u8) {
 
 pub fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
+        Command::Run(args) => crate::pipeline_cmd::run(&args, &runtime(&cli.global)?),
+        Command::Validate(args) => crate::pipeline_cmd::validate(&args, &runtime(&cli.global)?),
+        Command::Graph { pipeline, format } => crate::pipeline_cmd::graph(&pipeline, format, &runtime(&cli.global)?),
+        Command::Runs(command) => crate::pipeline_cmd::runs(&command, &runtime(&cli.global)?),
         Command::Plugin(PluginCommand::Inspect { path, json }) => {
             let runtime = runtime(&cli.global)?;
             let plugin = runtime.load(&path)?;

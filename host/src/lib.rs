@@ -1,6 +1,10 @@
 //! The pipeline host as a library: everything `main.rs` dispatches to, and what the end-to-end
 //! tests and benchmarks drive directly.
 
+pub mod config;
+pub mod dag;
 pub mod ingest;
+pub mod run;
 pub mod runtime;
 pub mod sample;
+pub mod state;

@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod pipeline_cmd;
 
 use std::process::ExitCode;
 
@@ -14,7 +15,6 @@ use cli::Cli;
 /// Exit codes, as documented in the README.
 pub(crate) mod exit {
     pub const SUCCESS: u8 = 0;
-    #[allow(dead_code)]
     pub const PARTIAL: u8 = 1;
     pub const FAILED: u8 = 2;
     pub const USAGE: u8 = 3;
@@ -36,7 +36,8 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
             eprintln!("error: {}", describe_error(&error));
-            ExitCode::from(exit::FAILED)
+            let invalid = error.downcast_ref::<pipeline_cmd::InvalidConfig>().is_some();
+            ExitCode::from(if invalid { exit::USAGE } else { exit::FAILED })
         }
     }
 }

@@ -4,4 +4,5 @@
 mod common;
 mod generate;
 mod inspect;
+mod pipeline;
 mod sandbox;

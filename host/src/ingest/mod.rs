@@ -49,6 +49,7 @@ use arrow_schema::ArrowError;
 use batch::BatchBuilder;
 use csv::{ReadError, RecordReader};
 
+pub use parse::parse_date;
 pub use schema::{Column, ColumnType, CsvSchema, LINE_COLUMN, OFFSET_COLUMN, RAW_SUFFIX};
 
 /// The size of the read buffer.

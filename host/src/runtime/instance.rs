@@ -123,6 +123,7 @@ pub struct StageInstance {
     ports: PortSet,
     limits: Limits,
     deadline_ticks: u64,
+    tick: Duration,
     schemas: HashMap<String, SchemaRef>,
     poisoned: bool,
     stats: InstanceStats,
@@ -148,9 +149,7 @@ impl StageInstance {
         store.limiter(|state| &mut state.memory);
         store.epoch_deadline_trap();
         store.set_hostcall_fuel(usize::try_from(limits.output_bytes).unwrap_or(usize::MAX));
-        let tick = runtime.tick.as_nanos().max(1);
-        // One extra tick: the deadline is counted from the tick that is already under way.
-        let deadline_ticks = u64::try_from(limits.call_timeout.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX) + 1;
+        let deadline_ticks = deadline_ticks(limits.call_timeout, runtime.tick);
         store.set_epoch_deadline(deadline_ticks);
 
         match plugin.pre.instantiate(&mut store) {
@@ -162,6 +161,7 @@ impl StageInstance {
                 info: plugin.info_arc(),
                 limits: limits.clone(),
                 deadline_ticks,
+                tick: runtime.tick,
                 schemas: HashMap::new(),
                 poisoned: false,
                 stats: InstanceStats::default(),
@@ -227,6 +227,13 @@ impl StageInstance {
         let metrics =
             self.call("metrics", |store, bindings| bindings.etl_stage_stage().instance().call_metrics(store, handle))?;
         Ok(metrics.into_iter().map(|m| (m.name, m.value)).collect())
+    }
+
+    /// Changes the time limit of the calls that follow (the scheduler shortens it as the stage's
+    /// own time limit approaches).
+    pub fn set_call_timeout(&mut self, timeout: Duration) {
+        self.limits.call_timeout = timeout;
+        self.deadline_ticks = deadline_ticks(timeout, self.tick);
     }
 
     pub fn stats(&self) -> InstanceStats {
@@ -321,6 +328,12 @@ impl StageInstance {
         let state = self.store.data();
         StageError { stage: state.stage.clone(), plugin: state.plugin.clone(), kind }
     }
+}
+
+/// Epoch ticks for `timeout`, plus one: the deadline counts from the tick already under way.
+fn deadline_ticks(timeout: Duration, tick: Duration) -> u64 {
+    let tick = tick.as_nanos().max(1);
+    u64::try_from(timeout.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX).saturating_add(1)
 }
 
 fn plugin_error(error: WitError) -> StageErrorKind {

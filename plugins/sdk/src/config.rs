@@ -53,7 +53,7 @@ mod tests {
     #[test]
     fn names_the_key_that_is_wrong() {
         let error = parse_config::<Rules>(r#"{"rules": [{"max": 1}, {"max": "x"}]}"#).unwrap_err();
-        assert_eq!(error, Error::config("rules[1].max: invalid type: string \"x\", expected i64 at line 1 column 35"));
+        assert_eq!(error, Error::config("rules[1].max: invalid type: string \"x\", expected i64 at line 1 column 34"));
     }
 
     #[test]

@@ -114,7 +114,9 @@ pub fn install_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         std::panic::set_hook(Box::new(|info| {
-            crate::log::error(&format!("panic: {info}"));
+            let message = info.payload_as_str().unwrap_or("(no message)");
+            let at = info.location().map(|l| format!(" (at {}:{})", l.file(), l.line())).unwrap_or_default();
+            crate::log::error(&format!("panic: {message}{at}"));
         }));
     });
 }

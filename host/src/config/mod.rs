@@ -1,0 +1,13 @@
+//! Pipeline configuration: the YAML file, environment overlays and `--set` overrides
+//! ([`load`]), then validation into a runnable [`Plan`] ([`plan`]).
+
+mod load;
+mod model;
+mod plan;
+
+pub use load::{LoadError, Loaded, Source, load};
+pub use model::{
+    ColumnConfig, IngestConfig, LimitsOverride, Paths, PipelineFile, ReportConfig, StageConfig, StageDefaults,
+    TableConfig, TableMode,
+};
+pub use plan::{INGEST_OUTPUTS, Plan, PlanError, PlannedStage, StageKind, Upstream, plan};

@@ -1,0 +1,189 @@
+//! The pipeline file as written: serde types with `deny_unknown_fields`, no validation beyond
+//! shape. [`super::plan`] turns it into a checked [`super::Plan`].
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::runtime::Limits;
+
+/// A pipeline file (`config/ecommerce.yaml`), after environment overlays and `--set` overrides.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineFile {
+    /// The pipeline's name, recorded with every run.
+    pub pipeline: String,
+    #[serde(default)]
+    pub description: String,
+    pub paths: Paths,
+    /// Where plugin files named by a relative path are looked up (default
+    /// `target/wasm32-wasip2/plugin`, relative to the working directory).
+    #[serde(default = "default_plugin_dir")]
+    pub plugin_dir: PathBuf,
+    #[serde(default)]
+    pub defaults: StageDefaults,
+    pub stages: Vec<StageConfig>,
+}
+
+fn default_plugin_dir() -> PathBuf {
+    PathBuf::from("target/wasm32-wasip2/plugin")
+}
+
+/// Where data comes from and goes to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Paths {
+    pub raw_data: PathBuf,
+    pub warehouse: PathBuf,
+    pub quarantine: PathBuf,
+    pub reports: PathBuf,
+    pub state: PathBuf,
+}
+
+/// Settings every stage inherits unless it sets its own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StageDefaults {
+    pub retries: u32,
+    /// The first retry waits this long; each later one twice as long as the one before.
+    pub retry_backoff_ms: u64,
+    /// Wall time a stage may take, all attempts counted separately.
+    pub timeout_s: u64,
+    /// Rows per batch read from CSV and pushed into plugins.
+    pub batch_rows: usize,
+    pub limits: Limits,
+}
+
+impl Default for StageDefaults {
+    fn default() -> Self {
+        StageDefaults {
+            retries: 0,
+            retry_backoff_ms: 1000,
+            timeout_s: 3600,
+            batch_rows: 262_144,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// One stage. Exactly one of `ingest`, `plugin`, `warehouse` or `reports` says what it is.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageConfig {
+    pub name: String,
+    /// A failed critical stage fails the run; a failed non-critical one makes it partial.
+    #[serde(default = "yes")]
+    pub critical: bool,
+    pub retries: Option<u32>,
+    pub timeout_s: Option<u64>,
+    /// Stages that must finish first, besides those the inputs name.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+
+    /// A CSV file read natively.
+    pub ingest: Option<IngestConfig>,
+
+    /// A wasm stage plugin: its file (relative to `plugin_dir`, or absolute).
+    pub plugin: Option<PathBuf>,
+    /// Pin: the plugin file's sha256 must be this.
+    pub sha256: Option<String>,
+    /// Plugin input port → `stage` or `stage.port` whose output feeds it.
+    #[serde(default)]
+    pub inputs: BTreeMap<String, String>,
+    /// The plugin's `config:` block, handed to it as JSON.
+    pub config: Option<serde_json::Value>,
+    /// Sandbox limits for this stage (each field defaults to `defaults.limits`).
+    pub limits: Option<LimitsOverride>,
+
+    /// Tables loaded into the Parquet warehouse.
+    pub warehouse: Option<Vec<TableConfig>>,
+    /// CSV reports.
+    pub reports: Option<Vec<ReportConfig>>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Per-stage overrides of [`Limits`].
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsOverride {
+    pub memory_bytes: Option<u64>,
+    pub call_timeout_ms: Option<u64>,
+    pub output_bytes: Option<u64>,
+    pub output_rows: Option<u64>,
+    pub log_records: Option<u64>,
+}
+
+impl LimitsOverride {
+    pub fn apply(&self, base: &Limits) -> Limits {
+        Limits {
+            memory_bytes: self.memory_bytes.unwrap_or(base.memory_bytes),
+            call_timeout: self.call_timeout_ms.map_or(base.call_timeout, std::time::Duration::from_millis),
+            output_bytes: self.output_bytes.unwrap_or(base.output_bytes),
+            output_rows: self.output_rows.unwrap_or(base.output_rows),
+            log_records: self.log_records.unwrap_or(base.log_records),
+        }
+    }
+}
+
+/// A CSV input.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    /// The file, relative to `paths.raw_data`.
+    pub file: PathBuf,
+    /// The quarantine folder for rows of this file (default: the file's stem, e.g. `orders`).
+    pub source: Option<String>,
+    /// The declared columns, in file order.
+    pub columns: Vec<ColumnConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnConfig {
+    pub name: String,
+    /// `text`, `int64`, `decimal(p,s)` or `date`.
+    #[serde(rename = "type")]
+    pub ty: String,
+}
+
+/// One warehouse table and how a load writes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableConfig {
+    pub table: String,
+    /// `stage` or `stage.port`.
+    pub input: String,
+    pub mode: TableMode,
+    /// With `partitioned`: the Int32 columns of the Hive partitions, outermost first.
+    #[serde(default)]
+    pub partition_by: Vec<String>,
+    /// With `upsert`: the key column.
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TableMode {
+    /// A fact table: Hive partitions, each replaced whole by a load that has rows for it.
+    Partitioned,
+    /// A dimension: rows replace those with the same key; other keys are kept.
+    Upsert,
+    /// Replaced whole by every load.
+    Replace,
+}
+
+/// One CSV report.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// The file name under `paths.reports`.
+    pub file: String,
+    /// `stage` or `stage.port`.
+    pub input: String,
+    pub columns: Vec<String>,
+    pub sort_by: Vec<String>,
+}

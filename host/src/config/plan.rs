@@ -1,0 +1,367 @@
+//! From a [`PipelineFile`] to a checked [`Plan`]: every stage resolved (plugins loaded and
+//! opened once on their config, inputs wired to real output ports, the graph acyclic), with
+//! every problem reported at once, each naming where it is.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::dag::Graph;
+use crate::ingest::{Column, ColumnType, CsvSchema};
+use crate::runtime::{Limits, Plugin, Runtime};
+
+use super::model::{Paths, PipelineFile, ReportConfig, StageConfig, TableConfig, TableMode};
+
+/// The output port of a stage that feeds an input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    pub stage: usize,
+    pub port: String,
+}
+
+/// A validated pipeline, ready to run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub pipeline: String,
+    pub paths: Paths,
+    pub stages: Vec<PlannedStage>,
+    pub graph: Graph,
+    /// Stages in a valid run order.
+    pub order: Vec<usize>,
+}
+
+impl Plan {
+    pub fn stage_index(&self, name: &str) -> Option<usize> {
+        self.stages.iter().position(|s| s.name == name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PlannedStage {
+    pub name: String,
+    pub critical: bool,
+    pub retries: u32,
+    pub retry_backoff: Duration,
+    pub timeout: Duration,
+    pub kind: StageKind,
+    /// The output ports other stages may read.
+    pub outputs: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum StageKind {
+    Ingest { path: PathBuf, source: String, schema: CsvSchema, batch_rows: usize },
+    Plugin { plugin: Arc<Plugin>, config: String, limits: Limits, inputs: Vec<(String, Upstream)> },
+    Warehouse { tables: Vec<(TableConfig, Upstream)> },
+    Reports { reports: Vec<(ReportConfig, Upstream)> },
+}
+
+impl StageKind {
+    pub fn label(&self) -> &'static str {
+        match self {
+            StageKind::Ingest { .. } => "ingest",
+            StageKind::Plugin { .. } => "plugin",
+            StageKind::Warehouse { .. } => "warehouse",
+            StageKind::Reports { .. } => "reports",
+        }
+    }
+
+    /// Every upstream this stage reads.
+    pub fn upstreams(&self) -> Vec<&Upstream> {
+        match self {
+            StageKind::Ingest { .. } => Vec::new(),
+            StageKind::Plugin { inputs, .. } => inputs.iter().map(|(_, u)| u).collect(),
+            StageKind::Warehouse { tables } => tables.iter().map(|(_, u)| u).collect(),
+            StageKind::Reports { reports } => reports.iter().map(|(_, u)| u).collect(),
+        }
+    }
+}
+
+/// Every problem found in a pipeline file.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid pipeline {path}:\n  - {}", problems.join("\n  - "))]
+pub struct PlanError {
+    pub path: PathBuf,
+    pub problems: Vec<String>,
+}
+
+/// Ingest stages output their valid rows on `out` and parse errors on `rejected`.
+pub const INGEST_OUTPUTS: [&str; 2] = ["out", "rejected"];
+
+pub fn plan(file: &PipelineFile, path: &Path, runtime: &Runtime) -> Result<Plan, PlanError> {
+    let mut problems = Vec::new();
+    let names: Vec<&str> = file.stages.iter().map(|s| s.name.as_str()).collect();
+    for (i, name) in names.iter().enumerate() {
+        if name.is_empty() {
+            problems.push(format!("stages[{i}]: empty name"));
+        } else if names[..i].contains(name) {
+            problems.push(format!("stage \"{name}\": declared twice"));
+        }
+    }
+
+    // First pass: what each stage is and which outputs it offers.
+    let mut partial: Vec<Option<Partial>> = Vec::with_capacity(file.stages.len());
+    for stage in &file.stages {
+        partial.push(first_pass(file, stage, runtime, &mut problems));
+    }
+
+    // Second pass: wire inputs to upstream outputs.
+    let outputs: Vec<Option<Vec<String>>> = partial.iter().map(|p| p.as_ref().map(|p| p.outputs.clone())).collect();
+    let resolve = |stage: &str, what: &str, reference: &str, problems: &mut Vec<String>| -> Option<Upstream> {
+        let (up_name, port) = match reference.split_once('.') {
+            Some((s, p)) => (s, Some(p)),
+            None => (reference, None),
+        };
+        let Some(up) = names.iter().position(|n| *n == up_name) else {
+            problems.push(format!("stage \"{stage}\": {what} \"{reference}\" doesn't match any stage"));
+            return None;
+        };
+        let available = outputs[up].as_ref()?;
+        match port {
+            Some(port) if available.iter().any(|p| p == port) => Some(Upstream { stage: up, port: port.to_owned() }),
+            Some(port) => {
+                problems.push(format!(
+                    "stage \"{stage}\": {what} \"{reference}\": stage \"{up_name}\" has no output port \"{port}\" \
+                     (outputs: {})",
+                    list(available)
+                ));
+                None
+            }
+            None => {
+                let data: Vec<&String> = available.iter().filter(|p| *p != "rejected").collect();
+                match data.as_slice() {
+                    [only] => Some(Upstream { stage: up, port: (*only).clone() }),
+                    _ => {
+                        problems.push(format!(
+                            "stage \"{stage}\": {what} \"{reference}\": stage \"{up_name}\" has several outputs \
+                             ({}); name one, e.g. \"{up_name}.{}\"",
+                            list(available),
+                            available.first().map_or("out", String::as_str)
+                        ));
+                        None
+                    }
+                }
+            }
+        }
+    };
+
+    let mut stages = Vec::with_capacity(file.stages.len());
+    let mut deps: Vec<Vec<usize>> = Vec::with_capacity(file.stages.len());
+    for (config, partial) in file.stages.iter().zip(partial) {
+        let name = config.name.as_str();
+        let mut stage_deps = Vec::new();
+        for dep in &config.depends_on {
+            match names.iter().position(|n| n == dep) {
+                Some(d) => stage_deps.push(d),
+                None => problems.push(format!("stage \"{name}\": depends_on \"{dep}\" doesn't match any stage")),
+            }
+        }
+        let Some(partial) = partial else {
+            deps.push(stage_deps);
+            continue;
+        };
+        let kind = match partial.kind {
+            PartialKind::Ingest { path, source, schema } => {
+                StageKind::Ingest { path, source, schema, batch_rows: file.defaults.batch_rows.max(1) }
+            }
+            PartialKind::Plugin { plugin, config: json, limits, input_ports } => {
+                let mut inputs = Vec::new();
+                for port in &input_ports {
+                    match config.inputs.get(port) {
+                        Some(reference) => {
+                            if let Some(up) = resolve(name, &format!("input \"{port}\" from"), reference, &mut problems) {
+                                inputs.push((port.clone(), up));
+                            }
+                        }
+                        None => problems.push(format!(
+                            "stage \"{name}\": input port \"{port}\" of plugin {} is not connected (add `inputs: {{{port}: <stage>}}`)",
+                            plugin.label()
+                        )),
+                    }
+                }
+                for port in config.inputs.keys() {
+                    if !input_ports.contains(port) {
+                        problems.push(format!(
+                            "stage \"{name}\": plugin {} has no input port \"{port}\" (inputs: {})",
+                            plugin.label(),
+                            list(&input_ports)
+                        ));
+                    }
+                }
+                StageKind::Plugin { plugin, config: json, limits, inputs }
+            }
+            PartialKind::Warehouse(tables) => {
+                let mut wired = Vec::new();
+                for table in tables {
+                    let what = format!("table \"{}\" input", table.table);
+                    if let Some(up) = resolve(name, &what, &table.input, &mut problems) {
+                        wired.push((table, up));
+                    }
+                }
+                StageKind::Warehouse { tables: wired }
+            }
+            PartialKind::Reports(reports) => {
+                let mut wired = Vec::new();
+                for report in reports {
+                    let what = format!("report \"{}\" input", report.file);
+                    if let Some(up) = resolve(name, &what, &report.input, &mut problems) {
+                        wired.push((report, up));
+                    }
+                }
+                StageKind::Reports { reports: wired }
+            }
+        };
+        stage_deps.extend(kind.upstreams().iter().map(|u| u.stage));
+        deps.push(stage_deps);
+        stages.push(PlannedStage {
+            name: name.to_owned(),
+            critical: config.critical,
+            retries: config.retries.unwrap_or(file.defaults.retries),
+            retry_backoff: Duration::from_millis(file.defaults.retry_backoff_ms),
+            timeout: Duration::from_secs(config.timeout_s.unwrap_or(file.defaults.timeout_s)),
+            kind,
+            outputs: partial.outputs,
+        });
+    }
+
+    let graph = Graph::new(names.iter().map(|n| (*n).to_owned()).collect(), deps);
+    let order = match graph.topological_order() {
+        Ok(order) => order,
+        Err(cycles) => {
+            problems.extend(cycles.into_iter().map(|c| format!("cycle: {c}")));
+            Vec::new()
+        }
+    };
+    if !problems.is_empty() || stages.len() != file.stages.len() {
+        return Err(PlanError { path: path.to_owned(), problems });
+    }
+    Ok(Plan { pipeline: file.pipeline.clone(), paths: file.paths.clone(), stages, graph, order })
+}
+
+struct Partial {
+    kind: PartialKind,
+    outputs: Vec<String>,
+}
+
+enum PartialKind {
+    Ingest { path: PathBuf, source: String, schema: CsvSchema },
+    Plugin { plugin: Arc<Plugin>, config: String, limits: Limits, input_ports: Vec<String> },
+    Warehouse(Vec<TableConfig>),
+    Reports(Vec<ReportConfig>),
+}
+
+fn first_pass(
+    file: &PipelineFile,
+    stage: &StageConfig,
+    runtime: &Runtime,
+    problems: &mut Vec<String>,
+) -> Option<Partial> {
+    let name = &stage.name;
+    let kinds = [stage.ingest.is_some(), stage.plugin.is_some(), stage.warehouse.is_some(), stage.reports.is_some()];
+    if kinds.iter().filter(|k| **k).count() != 1 {
+        problems.push(format!("stage \"{name}\": needs exactly one of `ingest`, `plugin`, `warehouse`, `reports`"));
+        return None;
+    }
+    if stage.plugin.is_none() {
+        for (set, key) in [
+            (!stage.inputs.is_empty(), "inputs"),
+            (stage.config.is_some(), "config"),
+            (stage.sha256.is_some(), "sha256"),
+            (stage.limits.is_some(), "limits"),
+        ] {
+            if set {
+                problems.push(format!("stage \"{name}\": `{key}` only applies to plugin stages"));
+            }
+        }
+    }
+    if let Some(ingest) = &stage.ingest {
+        let mut columns = Vec::new();
+        for (i, column) in ingest.columns.iter().enumerate() {
+            match column.ty.parse::<ColumnType>() {
+                Ok(ty) => columns.push(Column::new(column.name.clone(), ty)),
+                Err(e) => problems.push(format!("stage \"{name}\": ingest.columns[{i}] ({}): {e}", column.name)),
+            }
+        }
+        let schema = CsvSchema::new(columns);
+        if let Err(e) = schema.check() {
+            problems.push(format!("stage \"{name}\": ingest.columns: {e}"));
+        }
+        let source = ingest.source.clone().unwrap_or_else(|| {
+            ingest.file.file_stem().map_or_else(|| name.clone(), |s| s.to_string_lossy().into_owned())
+        });
+        let path = file.paths.raw_data.join(&ingest.file);
+        return Some(Partial {
+            kind: PartialKind::Ingest { path, source, schema },
+            outputs: INGEST_OUTPUTS.iter().map(|p| (*p).to_owned()).collect(),
+        });
+    }
+    if let Some(plugin_path) = &stage.plugin {
+        let path = if plugin_path.is_absolute() { plugin_path.clone() } else { file.plugin_dir.join(plugin_path) };
+        if !path.exists() {
+            problems.push(format!(
+                "stage \"{name}\": plugin file {} not found (build plugins with `just build-plugins`)",
+                path.display()
+            ));
+            return None;
+        }
+        let plugin = match runtime.load(&path) {
+            Ok(plugin) => Arc::new(plugin),
+            Err(e) => {
+                problems.push(format!("stage \"{name}\": {e}"));
+                return None;
+            }
+        };
+        if let Some(pin) = &stage.sha256
+            && !pin.eq_ignore_ascii_case(plugin.sha256())
+        {
+            problems.push(format!(
+                "stage \"{name}\": plugin {} has sha256 {}, but the pipeline pins {pin}",
+                path.display(),
+                plugin.sha256()
+            ));
+            return None;
+        }
+        let limits = stage.limits.clone().unwrap_or_default().apply(&file.defaults.limits);
+        let config = stage.config.as_ref().map_or_else(|| "{}".to_owned(), |c| c.to_string());
+        // Opening the plugin on its config checks the config and tells the ports it makes.
+        let instance = match plugin.open(name, &config, &limits) {
+            Ok(instance) => instance,
+            Err(e) => {
+                problems.push(format!("stage \"{name}\": plugin {} refused its config: {}", plugin.label(), e.kind));
+                return None;
+            }
+        };
+        let ports = instance.ports().clone();
+        drop(instance);
+        return Some(Partial {
+            outputs: ports.outputs.iter().map(|p| p.name.clone()).collect(),
+            kind: PartialKind::Plugin {
+                plugin,
+                config,
+                limits,
+                input_ports: ports.inputs.iter().map(|p| p.name.clone()).collect(),
+            },
+        });
+    }
+    if let Some(tables) = &stage.warehouse {
+        for table in tables {
+            let t = &table.table;
+            match table.mode {
+                TableMode::Partitioned if table.partition_by.is_empty() => {
+                    problems.push(format!("stage \"{name}\": table \"{t}\": mode partitioned needs `partition_by`"))
+                }
+                TableMode::Upsert if table.key.is_none() => {
+                    problems.push(format!("stage \"{name}\": table \"{t}\": mode upsert needs `key`"))
+                }
+                _ => {}
+            }
+        }
+        return Some(Partial { kind: PartialKind::Warehouse(tables.clone()), outputs: Vec::new() });
+    }
+    let reports = stage.reports.clone().unwrap_or_default();
+    Some(Partial { kind: PartialKind::Reports(reports), outputs: Vec::new() })
+}
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() { "none".into() } else { items.join(", ") }
+}

@@ -1,0 +1,203 @@
+//! One run of a plan: picks the stages to run (all, `--only`, or what `--resume` left to do),
+//! schedules them, and gathers what happened.
+
+mod artifacts;
+mod stages;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::config::{Plan, StageKind};
+use crate::dag::scheduler::{self, Observer, TaskResult, TaskSpec};
+use crate::dag::{RunStatus, StageStatus};
+
+pub use artifacts::Artifacts;
+pub use stages::{StageContext, StageReport};
+
+/// How to run a plan.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub run_id: String,
+    /// The logical date (`--date`), recorded with the run.
+    pub logical_date: String,
+    pub parallelism: usize,
+    /// Run only these stages; the others' outputs come from `previous`.
+    pub only: Vec<String>,
+    /// An earlier run whose successful stages' outputs are reused.
+    pub previous: Option<PreviousRun>,
+}
+
+/// What an earlier run left: its id and which stages succeeded.
+#[derive(Debug, Clone)]
+pub struct PreviousRun {
+    pub run_id: String,
+    pub succeeded: BTreeSet<String>,
+    /// Resume: re-run what did not succeed and everything downstream of it.
+    pub resume: bool,
+}
+
+/// What happened to one stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageOutcome {
+    pub name: String,
+    pub kind: &'static str,
+    pub status: StageStatus,
+    pub attempts: u32,
+    pub duration_s: Option<f64>,
+    pub report: Option<StageReport>,
+    pub error: Option<String>,
+}
+
+/// What happened in the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunOutcome {
+    pub run_id: String,
+    pub pipeline: String,
+    pub logical_date: String,
+    pub status: RunStatus,
+    pub duration_s: f64,
+    pub stages: Vec<StageOutcome>,
+}
+
+/// A run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("--only {0}: no such stage")]
+    UnknownStage(String),
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+}
+
+/// Observes the run for the console and the run store.
+pub trait RunObserver: Sync {
+    fn stage_started(&self, _stage: &str, _attempt: u32) {}
+    fn stage_retrying(&self, _stage: &str, _attempt: u32, _error: &str, _wait: Duration) {}
+    fn stage_finished(&self, _outcome: &StageOutcome) {}
+}
+
+/// Runs `plan` and returns what happened. Stage failures are in the outcome, not errors.
+pub fn run(plan: &Plan, options: &RunOptions, observer: &dyn RunObserver) -> Result<RunOutcome, RunError> {
+    let started = Instant::now();
+    let names: Vec<String> = plan.stages.iter().map(|s| s.name.clone()).collect();
+    let artifacts = Artifacts::new(&plan.paths.state, &options.run_id);
+
+    let mut selected: BTreeSet<usize> = (0..plan.stages.len()).collect();
+    if !options.only.is_empty() {
+        selected.clear();
+        for name in &options.only {
+            selected.insert(plan.stage_index(name).ok_or_else(|| RunError::UnknownStage(name.clone()))?);
+        }
+    } else if let Some(previous) = options.previous.as_ref().filter(|p| p.resume) {
+        let redo = (0..plan.stages.len()).filter(|&s| !previous.succeeded.contains(&names[s]));
+        selected = plan.graph.downstream(redo);
+    }
+    if let Some(previous) = &options.previous {
+        let earlier = Artifacts::new(&plan.paths.state, &previous.run_id);
+        for stage in (0..plan.stages.len()).filter(|s| !selected.contains(s)) {
+            artifacts.adopt(&earlier, &names[stage]).map_err(|source| RunError::Io {
+                what: format!("reusing the outputs of stage \"{}\" from run {}", names[stage], previous.run_id),
+                source,
+            })?;
+        }
+    }
+
+    let tasks: Vec<TaskSpec> = plan
+        .stages
+        .iter()
+        .map(|s| TaskSpec { critical: s.critical, retries: s.retries, retry_backoff: s.retry_backoff })
+        .collect();
+    let bridge = Bridge { plan, observer };
+    let (results, status) =
+        scheduler::run(&plan.graph, &tasks, &selected, options.parallelism, &bridge, |stage, _attempt| {
+            let planned = &plan.stages[stage];
+            let ctx = StageContext {
+                stage: planned,
+                names: &names,
+                artifacts: &artifacts,
+                deadline: Instant::now() + planned.timeout,
+            };
+            match &planned.kind {
+                StageKind::Ingest { .. } | StageKind::Plugin { .. } => stages::run_data_stage(&ctx),
+                StageKind::Warehouse { .. } | StageKind::Reports { .. } => {
+                    Err(format!("{} stages are not available in this build", planned.kind.label()))
+                }
+            }
+        });
+
+    let stages = results.iter().enumerate().map(|(i, r)| outcome(plan, i, r)).collect();
+    Ok(RunOutcome {
+        run_id: options.run_id.clone(),
+        pipeline: plan.pipeline.clone(),
+        logical_date: options.logical_date.clone(),
+        status,
+        duration_s: started.elapsed().as_secs_f64(),
+        stages,
+    })
+}
+
+/// The directory of a run's files (artifacts, summary, log).
+pub fn run_dir(plan: &Plan, run_id: &str) -> PathBuf {
+    plan.paths.state.join("runs").join(run_id)
+}
+
+fn outcome(plan: &Plan, stage: usize, result: &TaskResult<StageReport>) -> StageOutcome {
+    let planned = &plan.stages[stage];
+    let (report, error) = match &result.outcome {
+        Some(Ok(report)) => (Some(report.clone()), None),
+        Some(Err(error)) => (None, Some(error.clone())),
+        None => (None, None),
+    };
+    StageOutcome {
+        name: planned.name.clone(),
+        kind: planned.kind.label(),
+        status: result.status,
+        attempts: result.attempts,
+        duration_s: result.started.zip(result.ended).map(|(s, e)| (e - s).as_secs_f64()),
+        report,
+        error,
+    }
+}
+
+struct Bridge<'a> {
+    plan: &'a Plan,
+    observer: &'a dyn RunObserver,
+}
+
+impl Observer<StageReport> for Bridge<'_> {
+    fn started(&self, stage: usize, attempt: u32) {
+        let name = &self.plan.stages[stage].name;
+        tracing::info!(stage = %name, attempt, "stage started");
+        self.observer.stage_started(name, attempt);
+    }
+
+    fn retrying(&self, stage: usize, attempt: u32, error: &str, wait: Duration) {
+        let name = &self.plan.stages[stage].name;
+        tracing::warn!(stage = %name, attempt, %error, wait_ms = wait.as_millis() as u64, "stage failed; retrying");
+        self.observer.stage_retrying(name, attempt, error, wait);
+    }
+
+    fn finished(&self, stage: usize, result: &TaskResult<StageReport>) {
+        let outcome = outcome(self.plan, stage, result);
+        match &outcome.error {
+            Some(error) => tracing::error!(stage = %outcome.name, attempts = outcome.attempts, %error, "stage failed"),
+            None => tracing::info!(
+                stage = %outcome.name,
+                rows_out = outcome.report.as_ref().map_or(0, |r| r.rows_out),
+                seconds = outcome.duration_s.unwrap_or(0.0),
+                "stage succeeded"
+            ),
+        }
+        self.observer.stage_finished(&outcome);
+    }
+
+    fn upstream_failed(&self, stage: usize, upstream: usize) {
+        let (name, up) = (&self.plan.stages[stage].name, &self.plan.stages[upstream].name);
+        tracing::warn!(stage = %name, upstream = %up, "not run: upstream failed");
+        let result =
+            TaskResult { status: StageStatus::UpstreamFailed, attempts: 0, started: None, ended: None, outcome: None };
+        self.observer.stage_finished(&outcome(self.plan, stage, &result));
+    }
+}

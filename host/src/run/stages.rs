@@ -1,0 +1,132 @@
+//! What each kind of stage does when it runs: read its inputs' artifacts, do its work, write its
+//! outputs' artifacts, report counts.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::config::{PlannedStage, StageKind};
+use crate::ingest::{IngestOptions, ingest};
+use crate::runtime::StageErrorKind;
+
+use super::artifacts::{Artifacts, PortWriters};
+
+/// What one successful stage attempt reports.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StageReport {
+    pub rows_in: u64,
+    pub rows_out: u64,
+    pub rows_rejected: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub metrics: Vec<(String, i64)>,
+    pub plugin_sha256: Option<String>,
+}
+
+/// Everything a stage attempt needs from the run.
+#[derive(Debug)]
+pub struct StageContext<'a> {
+    pub stage: &'a PlannedStage,
+    /// Stage names by index, to find upstream artifacts.
+    pub names: &'a [String],
+    pub artifacts: &'a Artifacts,
+    pub deadline: Instant,
+}
+
+impl StageContext<'_> {
+    fn check_deadline(&self) -> Result<(), String> {
+        if Instant::now() > self.deadline { Err(self.timeout_message()) } else { Ok(()) }
+    }
+
+    fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    fn timeout_message(&self) -> String {
+        format!("timeout: stage exceeded its time limit of {}s", self.stage.timeout.as_secs_f64())
+    }
+}
+
+/// Runs one attempt of a native or plugin stage. Warehouse and report stages are run by the
+/// sinks (see `super::sinks`).
+pub fn run_data_stage(ctx: &StageContext<'_>) -> Result<StageReport, String> {
+    let stage = ctx.stage;
+    ctx.artifacts.reset_stage(&stage.name).map_err(|e| format!("cannot prepare artifacts: {e}"))?;
+    match &stage.kind {
+        StageKind::Ingest { path, schema, batch_rows, .. } => {
+            let mut options = IngestOptions::new(stage.name.clone());
+            options.batch_rows = *batch_rows;
+            let mut writers = PortWriters::default();
+            let stats = ingest(path, schema, &options, |batch| -> Result<(), anyhow::Error> {
+                ctx.check_deadline().map_err(anyhow::Error::msg)?;
+                if batch.valid.num_rows() > 0 {
+                    writers.write(ctx.artifacts, &stage.name, "out", &batch.valid).map_err(anyhow::Error::msg)?;
+                }
+                if batch.rejected.num_rows() > 0 {
+                    writers
+                        .write(ctx.artifacts, &stage.name, "rejected", &batch.rejected)
+                        .map_err(anyhow::Error::msg)?;
+                }
+                Ok(())
+            })
+            .map_err(|e| e.to_string())?;
+            writers.finish()?;
+            Ok(StageReport {
+                rows_in: stats.rows_read,
+                rows_out: stats.rows_valid,
+                rows_rejected: stats.rows_rejected,
+                bytes_in: stats.bytes,
+                ..StageReport::default()
+            })
+        }
+        StageKind::Plugin { plugin, config, limits, inputs } => {
+            let mut limits = limits.clone();
+            limits.call_timeout = limits.call_timeout.min(ctx.remaining());
+            let mut instance = plugin.open(&stage.name, config, &limits).map_err(|e| plugin_error(ctx, e.kind))?;
+            let mut writers = PortWriters::default();
+            let mut emit = |outputs: Vec<crate::runtime::Output>| -> Result<(), String> {
+                for output in outputs {
+                    for batch in &output.batches {
+                        writers.write(ctx.artifacts, &stage.name, &output.port, batch)?;
+                    }
+                }
+                Ok(())
+            };
+            for (port, upstream) in inputs {
+                for batch in ctx.artifacts.read(&ctx.names[upstream.stage], &upstream.port)? {
+                    let batch = batch?;
+                    ctx.check_deadline()?;
+                    instance.set_call_timeout(limits.call_timeout.min(ctx.remaining()));
+                    emit(instance.push(port, &batch).map_err(|e| plugin_error(ctx, e.kind))?)?;
+                }
+            }
+            ctx.check_deadline()?;
+            instance.set_call_timeout(limits.call_timeout.min(ctx.remaining()));
+            emit(instance.finish().map_err(|e| plugin_error(ctx, e.kind))?)?;
+            let metrics = instance.metrics().map_err(|e| plugin_error(ctx, e.kind))?;
+            let stats = instance.stats();
+            let rows_rejected = writers.rows("rejected");
+            writers.finish()?;
+            Ok(StageReport {
+                rows_in: stats.rows_in,
+                rows_out: stats.rows_out - rows_rejected,
+                rows_rejected,
+                bytes_in: stats.bytes_in,
+                bytes_out: stats.bytes_out,
+                metrics,
+                plugin_sha256: Some(plugin.sha256().to_owned()),
+            })
+        }
+        StageKind::Warehouse { .. } | StageKind::Reports { .. } => {
+            Err(format!("stage \"{}\": {} stages run in the sinks; this is a bug", stage.name, stage.kind.label()))
+        }
+    }
+}
+
+/// A plugin failure, with the stage's own time limit named when that is what ran out.
+fn plugin_error(ctx: &StageContext<'_>, kind: StageErrorKind) -> String {
+    if matches!(kind, StageErrorKind::Timeout { .. }) && Instant::now() >= ctx.deadline {
+        return ctx.timeout_message();
+    }
+    kind.to_string()
+}

@@ -1,0 +1,319 @@
+//! What the run store records and returns: statuses, a new run, a stage's record, and the
+//! summaries, details and statistics read back. Every result type serializes for `--json`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+use serde::Serialize;
+use serde::ser::{SerializeSeq, Serializer};
+
+use super::time::Timestamp;
+
+/// The status of a whole run. A run is `running` from [`RunStore::start_run`] until
+/// [`RunStore::finish_run`] gives it one of the other three.
+///
+/// [`RunStore::start_run`]: super::RunStore::start_run
+/// [`RunStore::finish_run`]: super::RunStore::finish_run
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    /// Every stage succeeded.
+    Success,
+    /// A non-critical stage failed; the rest ran.
+    Partial,
+    /// A critical stage failed.
+    Failed,
+}
+
+impl RunStatus {
+    pub const ALL: [RunStatus; 4] = [RunStatus::Running, RunStatus::Success, RunStatus::Partial, RunStatus::Failed];
+
+    /// The lowercase name, as stored and printed.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Success => "success",
+            RunStatus::Partial => "partial",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    /// Whether the run has ended (every status but `running`).
+    pub const fn is_finished(self) -> bool {
+        !matches!(self, RunStatus::Running)
+    }
+}
+
+/// The status of one stage in a run:
+/// `pending → running → success | failed | skipped | upstream_failed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageStatus {
+    Pending,
+    Running,
+    Success,
+    Failed,
+    /// Not run by choice (for example, already done in the run this one resumes).
+    Skipped,
+    /// Not run because a stage it depends on failed.
+    UpstreamFailed,
+}
+
+impl StageStatus {
+    pub const ALL: [StageStatus; 6] = [
+        StageStatus::Pending,
+        StageStatus::Running,
+        StageStatus::Success,
+        StageStatus::Failed,
+        StageStatus::Skipped,
+        StageStatus::UpstreamFailed,
+    ];
+
+    /// The lowercase name, as stored and printed.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            StageStatus::Pending => "pending",
+            StageStatus::Running => "running",
+            StageStatus::Success => "success",
+            StageStatus::Failed => "failed",
+            StageStatus::Skipped => "skipped",
+            StageStatus::UpstreamFailed => "upstream_failed",
+        }
+    }
+}
+
+/// A status name that is not one of the known ones.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} status {value:?} (expected one of: {expected})")]
+pub struct ParseStatusError {
+    kind: &'static str,
+    value: String,
+    expected: String,
+}
+
+macro_rules! status_text_impls {
+    ($ty:ident, $kind:literal) => {
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = ParseStatusError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $ty::ALL.into_iter().find(|status| status.as_str() == s).ok_or_else(|| ParseStatusError {
+                    kind: $kind,
+                    value: s.to_owned(),
+                    expected: $ty::ALL.map($ty::as_str).join(", "),
+                })
+            }
+        }
+
+        impl ToSql for $ty {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.as_str()))
+            }
+        }
+
+        impl FromSql for $ty {
+            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+                value.as_str()?.parse().map_err(|e| FromSqlError::Other(Box::new(e)))
+            }
+        }
+    };
+}
+
+status_text_impls!(RunStatus, "run");
+status_text_impls!(StageStatus, "stage");
+
+impl ToSql for Timestamp {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.unix_millis()))
+    }
+}
+
+impl FromSql for Timestamp {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        value.as_i64().map(Timestamp::from_unix_millis)
+    }
+}
+
+/// A run about to start, as [`RunStore::start_run`](super::RunStore::start_run) records it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewRun {
+    /// From [`RunStore::new_run_id`](super::RunStore::new_run_id): letters, digits, `.`, `_`, `-`.
+    pub id: String,
+    pub pipeline: String,
+    pub env: String,
+    /// The date the run is for (`--date`), `YYYY-MM-DD`.
+    pub logical_date: String,
+    pub started_at: Timestamp,
+    /// The failed run this one resumes; it must be in the same store.
+    pub resumed_from: Option<String>,
+    /// Digest of the validated plan the run executes.
+    pub config_digest: String,
+}
+
+/// Everything recorded about one stage of one run. [`RunStore::upsert_stage`] replaces the
+/// stage's previous record, metrics included.
+///
+/// [`RunStore::upsert_stage`]: super::RunStore::upsert_stage
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageRecord {
+    pub stage: String,
+    pub status: StageStatus,
+    /// Executions so far, retries included; 0 while pending.
+    pub attempts: u32,
+    pub started_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    pub rows_in: u64,
+    pub rows_out: u64,
+    pub rows_rejected: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub error: Option<String>,
+    /// Digest of the plugin component that ran (none for native stages).
+    pub plugin_sha256: Option<String>,
+    /// The plugin's own metrics, in the order it reported them. Serialized as
+    /// `[{"name": ..., "value": ...}]`.
+    #[serde(serialize_with = "serialize_metrics")]
+    pub metrics: Vec<(String, i64)>,
+}
+
+impl StageRecord {
+    /// A stage that has not started: no attempts, no timestamps, zero counts.
+    pub fn pending(stage: impl Into<String>) -> Self {
+        StageRecord {
+            stage: stage.into(),
+            status: StageStatus::Pending,
+            attempts: 0,
+            started_at: None,
+            ended_at: None,
+            rows_in: 0,
+            rows_out: 0,
+            rows_rejected: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            error: None,
+            plugin_sha256: None,
+            metrics: Vec::new(),
+        }
+    }
+
+    /// Wall-clock seconds from start to end, when both are known.
+    pub fn duration_seconds(&self) -> Option<f64> {
+        Some(self.started_at?.seconds_until(self.ended_at?))
+    }
+}
+
+fn serialize_metrics<S: Serializer>(metrics: &[(String, i64)], serializer: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Metric<'a> {
+        name: &'a str,
+        value: i64,
+    }
+    let mut seq = serializer.serialize_seq(Some(metrics.len()))?;
+    for (name, value) in metrics {
+        seq.serialize_element(&Metric { name, value: *value })?;
+    }
+    seq.end()
+}
+
+/// How many of a run's stages are in each status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StageCounts {
+    pub total: u64,
+    pub pending: u64,
+    pub running: u64,
+    pub success: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    pub upstream_failed: u64,
+}
+
+impl StageCounts {
+    /// The count for one status.
+    pub fn get(&self, status: StageStatus) -> u64 {
+        match status {
+            StageStatus::Pending => self.pending,
+            StageStatus::Running => self.running,
+            StageStatus::Success => self.success,
+            StageStatus::Failed => self.failed,
+            StageStatus::Skipped => self.skipped,
+            StageStatus::UpstreamFailed => self.upstream_failed,
+        }
+    }
+}
+
+/// One run as `host runs list` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunSummary {
+    pub id: String,
+    pub pipeline: String,
+    pub env: String,
+    pub logical_date: String,
+    pub status: RunStatus,
+    pub started_at: Timestamp,
+    /// Set once the run has finished.
+    pub ended_at: Option<Timestamp>,
+    /// Seconds from start to end, once finished.
+    pub duration_seconds: Option<f64>,
+    pub resumed_from: Option<String>,
+    pub config_digest: String,
+    pub stage_counts: StageCounts,
+}
+
+/// One stage of a run read back: its record and its duration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageRun {
+    #[serde(flatten)]
+    pub record: StageRecord,
+    pub duration_seconds: Option<f64>,
+}
+
+/// A run and all its stages (in start order), as `host runs show` and the summary file hold it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunDetail {
+    pub run: RunSummary,
+    pub stages: Vec<StageRun>,
+}
+
+/// Aggregates over the most recent finished runs (see [`RunStore::stats`]).
+///
+/// [`RunStore::stats`]: super::RunStore::stats
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunStats {
+    /// How many runs were asked for; `runs` is fewer when the store holds fewer.
+    pub window: usize,
+    /// Finished runs counted.
+    pub runs: u64,
+    pub success: u64,
+    pub partial: u64,
+    pub failed: u64,
+    /// `success / runs` in [0, 1]; none without runs.
+    pub success_rate: Option<f64>,
+    pub avg_duration_seconds: Option<f64>,
+    /// 95th percentile of run durations by the nearest-rank method: the ⌈0.95·n⌉-th smallest.
+    pub p95_duration_seconds: Option<f64>,
+    /// Per pipeline and stage, in the order stages typically start.
+    pub stages: Vec<StageStats>,
+}
+
+/// One stage's aggregates over the runs a [`RunStats`] covers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageStats {
+    pub pipeline: String,
+    pub stage: String,
+    /// Runs that recorded this stage, whatever its status.
+    pub runs: u64,
+    /// Runs in which this stage itself failed (`upstream_failed` is not counted).
+    pub failures: u64,
+    /// Mean over executions with both a start and an end.
+    pub avg_duration_seconds: Option<f64>,
+    /// Mean over successful executions.
+    pub avg_rows_out: Option<f64>,
+}

@@ -1,0 +1,145 @@
+//! Every SQL statement the run store executes, in one place: the schema migrations and the
+//! parameterised queries. Nothing outside this file builds SQL text.
+//!
+//! Timestamps are unix milliseconds (`*_ms INTEGER`); statuses are their lowercase names. Row
+//! counts are non-negative `INTEGER`s (SQLite's signed 64 bits).
+
+/// Schema migrations: entry `i` takes a database from `user_version` `i` to `i + 1`. Append new
+/// steps; never edit a released one.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 0 → 1: runs, their stages, and each stage's plugin metrics.
+    "CREATE TABLE runs (
+        id            TEXT PRIMARY KEY NOT NULL,
+        pipeline      TEXT NOT NULL,
+        env           TEXT NOT NULL,
+        logical_date  TEXT NOT NULL,
+        status        TEXT NOT NULL CHECK (status IN ('running', 'success', 'partial', 'failed')),
+        started_at_ms INTEGER NOT NULL,
+        ended_at_ms   INTEGER,
+        resumed_from  TEXT REFERENCES runs (id) ON DELETE SET NULL,
+        config_digest TEXT NOT NULL,
+        CHECK ((status = 'running') = (ended_at_ms IS NULL))
+    ) STRICT;
+    CREATE INDEX runs_by_pipeline ON runs (pipeline, started_at_ms);
+    CREATE INDEX runs_by_start ON runs (started_at_ms);
+
+    CREATE TABLE stage_runs (
+        run_id        TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        stage         TEXT NOT NULL,
+        status        TEXT NOT NULL CHECK (status IN
+                          ('pending', 'running', 'success', 'failed', 'skipped', 'upstream_failed')),
+        attempts      INTEGER NOT NULL CHECK (attempts >= 0),
+        started_at_ms INTEGER,
+        ended_at_ms   INTEGER,
+        rows_in       INTEGER NOT NULL CHECK (rows_in >= 0),
+        rows_out      INTEGER NOT NULL CHECK (rows_out >= 0),
+        rows_rejected INTEGER NOT NULL CHECK (rows_rejected >= 0),
+        bytes_in      INTEGER NOT NULL CHECK (bytes_in >= 0),
+        bytes_out     INTEGER NOT NULL CHECK (bytes_out >= 0),
+        error         TEXT,
+        plugin_sha256 TEXT,
+        PRIMARY KEY (run_id, stage)
+    ) STRICT;
+
+    CREATE TABLE stage_metrics (
+        run_id TEXT NOT NULL,
+        stage  TEXT NOT NULL,
+        seq    INTEGER NOT NULL,
+        name   TEXT NOT NULL,
+        value  INTEGER NOT NULL,
+        PRIMARY KEY (run_id, stage, seq),
+        FOREIGN KEY (run_id, stage) REFERENCES stage_runs (run_id, stage) ON DELETE CASCADE
+    ) STRICT;",
+];
+
+/// The schema version this host reads and writes.
+pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub(super) const USER_VERSION: &str = "SELECT user_version FROM pragma_user_version";
+
+pub(super) const INSERT_RUN: &str = "INSERT INTO runs
+        (id, pipeline, env, logical_date, status, started_at_ms, resumed_from, config_digest)
+    VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7)";
+
+pub(super) const FINISH_RUN: &str = "UPDATE runs SET status = ?2, ended_at_ms = ?3 WHERE id = ?1";
+
+/// Inserts a stage row or replaces every column of the existing one, keeping its `rowid` (and so
+/// its place among stages that have not started).
+pub(super) const UPSERT_STAGE: &str = "INSERT INTO stage_runs
+        (run_id, stage, status, attempts, started_at_ms, ended_at_ms,
+         rows_in, rows_out, rows_rejected, bytes_in, bytes_out, error, plugin_sha256)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+    ON CONFLICT (run_id, stage) DO UPDATE SET
+        status = excluded.status, attempts = excluded.attempts,
+        started_at_ms = excluded.started_at_ms, ended_at_ms = excluded.ended_at_ms,
+        rows_in = excluded.rows_in, rows_out = excluded.rows_out,
+        rows_rejected = excluded.rows_rejected, bytes_in = excluded.bytes_in,
+        bytes_out = excluded.bytes_out, error = excluded.error,
+        plugin_sha256 = excluded.plugin_sha256";
+
+pub(super) const DELETE_STAGE_METRICS: &str = "DELETE FROM stage_metrics WHERE run_id = ?1 AND stage = ?2";
+
+pub(super) const INSERT_STAGE_METRIC: &str =
+    "INSERT INTO stage_metrics (run_id, stage, seq, name, value) VALUES (?1, ?2, ?3, ?4, ?5)";
+
+/// One run summary per row: the run's columns (0-9) then its stage counts (10-16), for the runs
+/// that `$runs` (a parenthesised `SELECT * FROM runs ...`) yields, newest first.
+macro_rules! run_summaries {
+    ($runs:literal) => {
+        concat!(
+            "SELECT r.id, r.pipeline, r.env, r.logical_date, r.status, r.started_at_ms,
+                    r.ended_at_ms, r.resumed_from, r.config_digest, COUNT(s.stage),
+                    COUNT(CASE WHEN s.status = 'pending' THEN 1 END),
+                    COUNT(CASE WHEN s.status = 'running' THEN 1 END),
+                    COUNT(CASE WHEN s.status = 'success' THEN 1 END),
+                    COUNT(CASE WHEN s.status = 'failed' THEN 1 END),
+                    COUNT(CASE WHEN s.status = 'skipped' THEN 1 END),
+                    COUNT(CASE WHEN s.status = 'upstream_failed' THEN 1 END)
+             FROM ",
+            $runs,
+            " AS r LEFT JOIN stage_runs AS s ON s.run_id = r.id
+             GROUP BY r.id
+             ORDER BY r.started_at_ms DESC, r.id DESC"
+        )
+    };
+}
+
+/// `?1`: how many runs, newest first.
+pub(super) const LIST_RUNS: &str = run_summaries!("(SELECT * FROM runs ORDER BY started_at_ms DESC, id DESC LIMIT ?1)");
+
+/// `?1`: the run id.
+pub(super) const GET_RUN: &str = run_summaries!("(SELECT * FROM runs WHERE id = ?1)");
+
+/// `?1`: the pipeline name.
+pub(super) const LATEST_RUN: &str =
+    run_summaries!("(SELECT * FROM runs WHERE pipeline = ?1 ORDER BY started_at_ms DESC, id DESC LIMIT 1)");
+
+/// A run's stages in start order; stages that never started follow, in the order they were
+/// first recorded.
+pub(super) const RUN_STAGES: &str = "SELECT stage, status, attempts, started_at_ms, ended_at_ms,
+        rows_in, rows_out, rows_rejected, bytes_in, bytes_out, error, plugin_sha256
+    FROM stage_runs WHERE run_id = ?1
+    ORDER BY started_at_ms IS NULL, started_at_ms, rowid";
+
+pub(super) const RUN_METRICS: &str =
+    "SELECT stage, name, value FROM stage_metrics WHERE run_id = ?1 ORDER BY stage, seq";
+
+/// `?1`: how many finished runs, newest first.
+pub(super) const RECENT_FINISHED_RUNS: &str = "SELECT status, started_at_ms, ended_at_ms FROM runs
+    WHERE status <> 'running' ORDER BY started_at_ms DESC, id DESC LIMIT ?1";
+
+/// Per (pipeline, stage) over the last `?1` finished runs: runs that recorded the stage,
+/// failures, mean duration in ms (stages with both timestamps), mean `rows_out` of successful
+/// executions. Ordered by pipeline, then by where the stage typically starts within its run.
+pub(super) const STAGE_STATS: &str = "WITH recent AS (
+        SELECT id, pipeline, started_at_ms FROM runs
+        WHERE status <> 'running' ORDER BY started_at_ms DESC, id DESC LIMIT ?1
+    )
+    SELECT r.pipeline, s.stage, COUNT(*),
+           COUNT(CASE WHEN s.status = 'failed' THEN 1 END),
+           AVG(s.ended_at_ms - s.started_at_ms),
+           AVG(CASE WHEN s.status = 'success' THEN s.rows_out END),
+           AVG(s.started_at_ms - r.started_at_ms) AS offset_ms
+    FROM stage_runs AS s JOIN recent AS r ON r.id = s.run_id
+    GROUP BY r.pipeline, s.stage
+    ORDER BY r.pipeline, offset_ms IS NULL, offset_ms, s.stage";

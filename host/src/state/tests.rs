@@ -1,0 +1,602 @@
+//! Run store tests: each opens a real database in its own temporary directory.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::store::nearest_rank;
+use super::*;
+
+/// A fresh directory under the system temp dir, removed on drop. Not created: `open` does that.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(label: &str) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("host-state-test-{label}-{}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&path);
+        TempDir(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn ts(ms: i64) -> Timestamp {
+    Timestamp::from_unix_millis(ms)
+}
+
+fn new_run(id: &str, pipeline: &str, started_ms: i64) -> NewRun {
+    NewRun {
+        id: id.to_owned(),
+        pipeline: pipeline.to_owned(),
+        env: "development".to_owned(),
+        logical_date: "2026-11-25".to_owned(),
+        started_at: ts(started_ms),
+        resumed_from: None,
+        config_digest: "sha256:c0ffee".to_owned(),
+    }
+}
+
+/// A stage that ran from `start` to `end` (ms) with `status` and `rows_out`.
+fn ran(name: &str, status: StageStatus, start: i64, end: i64, rows_out: u64) -> StageRecord {
+    StageRecord {
+        status,
+        attempts: 1,
+        started_at: Some(ts(start)),
+        ended_at: Some(ts(end)),
+        rows_out,
+        ..StageRecord::pending(name)
+    }
+}
+
+fn approx(actual: Option<f64>, expected: f64) {
+    let actual = actual.expect("a value");
+    assert!((actual - expected).abs() < 1e-9, "expected {expected}, got {actual}");
+}
+
+fn ids(runs: &[RunSummary]) -> Vec<&str> {
+    runs.iter().map(|r| r.id.as_str()).collect()
+}
+
+fn stage_names(detail: &RunDetail) -> Vec<&str> {
+    detail.stages.iter().map(|s| s.record.stage.as_str()).collect()
+}
+
+#[test]
+fn store_is_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<RunStore>();
+}
+
+#[test]
+fn lifecycle_start_upsert_finish_then_read_back() {
+    let dir = TempDir::new("lifecycle");
+    let store = RunStore::open(dir.path()).unwrap();
+    store.start_run(&new_run("r1", "ecommerce", 1_000_000)).unwrap();
+
+    let running = store.get_run("r1").unwrap().unwrap();
+    assert_eq!(running.run.status, RunStatus::Running);
+    assert_eq!((running.run.ended_at, running.run.duration_seconds), (None, None));
+    assert!(running.stages.is_empty());
+
+    // The scheduler records the plan's stages as pending first, in plan order.
+    for name in ["validate", "ingest", "report"] {
+        store.upsert_stage("r1", &StageRecord::pending(name)).unwrap();
+    }
+    let ingest = StageRecord {
+        bytes_out: 4096,
+        metrics: vec![("files".into(), 2)],
+        ..ran("ingest", StageStatus::Success, 1_000_100, 1_000_600, 1000)
+    };
+    let validate_first = StageRecord {
+        error: Some("plugin trapped".into()),
+        metrics: vec![("checked".into(), 10), ("bad".into(), 3)],
+        ..ran("validate", StageStatus::Failed, 1_000_700, 1_000_800, 0)
+    };
+    let validate_second = StageRecord {
+        attempts: 2,
+        rows_in: 1000,
+        rows_rejected: 10,
+        plugin_sha256: Some("ab".repeat(32)),
+        metrics: vec![("checked".into(), 1000)],
+        ..ran("validate", StageStatus::Success, 1_000_700, 1_002_700, 990)
+    };
+    store.upsert_stage("r1", &ingest).unwrap();
+    store.upsert_stage("r1", &validate_first).unwrap();
+    store.upsert_stage("r1", &validate_second).unwrap();
+    store.finish_run("r1", RunStatus::Partial, ts(1_003_000)).unwrap();
+
+    let detail = store.get_run("r1").unwrap().unwrap();
+    assert_eq!(detail.run.status, RunStatus::Partial);
+    assert_eq!(detail.run.ended_at, Some(ts(1_003_000)));
+    approx(detail.run.duration_seconds, 3.0);
+    assert_eq!(detail.run.config_digest, "sha256:c0ffee");
+    // Start order; the stage that never started comes last.
+    assert_eq!(stage_names(&detail), ["ingest", "validate", "report"]);
+    assert_eq!(detail.stages[0].record, ingest);
+    assert_eq!(detail.stages[1].record, validate_second, "the second upsert replaces the first");
+    assert_eq!(detail.stages[2].record, StageRecord::pending("report"));
+    approx(detail.stages[0].duration_seconds, 0.5);
+    approx(detail.stages[1].duration_seconds, 2.0);
+    assert_eq!(detail.stages[2].duration_seconds, None);
+    assert_eq!(detail.run.stage_counts, StageCounts { total: 3, pending: 1, success: 2, ..StageCounts::default() });
+    let metric_rows: i64 = store
+        .conn_for_tests()
+        .query_row("SELECT COUNT(*) FROM stage_metrics WHERE run_id = 'r1' AND stage = 'validate'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(metric_rows, 1, "replaced metrics are deleted");
+
+    store.start_run(&new_run("r2", "ecommerce", 2_000_000)).unwrap();
+    store.start_run(&new_run("r3", "other", 3_000_000)).unwrap();
+    assert_eq!(ids(&store.list_runs(10).unwrap()), ["r3", "r2", "r1"]);
+    assert_eq!(ids(&store.list_runs(2).unwrap()), ["r3", "r2"]);
+    assert!(store.list_runs(0).unwrap().is_empty());
+    assert_eq!(store.list_runs(10).unwrap()[2], detail.run, "list and get agree");
+    assert_eq!(store.latest_run("ecommerce").unwrap().unwrap().run.id, "r2");
+    assert_eq!(store.latest_run("other").unwrap().unwrap().run.id, "r3");
+    assert!(store.latest_run("nothing").unwrap().is_none());
+    assert!(store.get_run("nope").unwrap().is_none());
+}
+
+#[test]
+fn metrics_and_counts_round_trip() {
+    let dir = TempDir::new("metrics");
+    let store = RunStore::open(dir.path()).unwrap();
+    store.start_run(&new_run("m", "p", 0)).unwrap();
+    let metrics = vec![
+        ("rows_seen".to_owned(), 42),
+        ("négatif".to_owned(), -7),
+        ("min".to_owned(), i64::MIN),
+        ("max".to_owned(), i64::MAX),
+        ("rows_seen".to_owned(), 43), // a repeated name keeps both, in order
+    ];
+    let stage = StageRecord {
+        metrics: metrics.clone(),
+        rows_in: i64::MAX as u64,
+        bytes_in: 1 << 40,
+        ..ran("s", StageStatus::Success, 1, 2, 3)
+    };
+    store.upsert_stage("m", &stage).unwrap();
+    store.upsert_stage("m", &StageRecord::pending("empty")).unwrap();
+    let detail = store.get_run("m").unwrap().unwrap();
+    assert_eq!(detail.stages[0].record, stage);
+    assert_eq!(detail.stages[0].record.metrics, metrics);
+    assert!(detail.stages[1].record.metrics.is_empty());
+
+    // Counts beyond SQLite's i64 are an error, not a panic or a wrapped value.
+    let too_big = StageRecord { rows_out: u64::MAX, ..StageRecord::pending("big") };
+    let err = store.upsert_stage("m", &too_big).unwrap_err();
+    assert!(matches!(err, StateError::Sql { .. }), "{err}");
+    assert!(err.to_string().contains("record stage big of run m"), "{err}");
+    assert_eq!(store.get_run("m").unwrap().unwrap().stages.len(), 2, "the failed write left nothing");
+}
+
+#[test]
+fn stats_over_known_durations() {
+    let dir = TempDir::new("stats");
+    let store = RunStore::open(dir.path()).unwrap();
+    // (id, status, start s, duration s, ingest rows, load stage)
+    let runs = [
+        ("a", RunStatus::Success, 10, 1, 100, Some((StageStatus::Success, 400, 10))),
+        ("b", RunStatus::Success, 20, 2, 200, Some((StageStatus::Success, 600, 30))),
+        ("c", RunStatus::Partial, 30, 3, 300, Some((StageStatus::Failed, 1000, 5))),
+        ("d", RunStatus::Failed, 40, 4, 400, None),
+        ("e", RunStatus::Success, 50, 10, 500, Some((StageStatus::Success, 2000, 50))),
+    ];
+    for (id, status, start_s, duration_s, ingest_rows, load) in runs {
+        let start = start_s * 1000;
+        store.start_run(&new_run(id, "ecommerce", start)).unwrap();
+        store.upsert_stage(id, &ran("ingest", StageStatus::Success, start, start + 500, ingest_rows)).unwrap();
+        let load = match load {
+            Some((status, ms, rows)) => ran("load", status, start + 500, start + 500 + ms, rows),
+            None => StageRecord { status: StageStatus::UpstreamFailed, ..StageRecord::pending("load") },
+        };
+        store.upsert_stage(id, &load).unwrap();
+        store.finish_run(id, status, ts(start + duration_s * 1000)).unwrap();
+    }
+    // A run still going is not counted.
+    store.start_run(&new_run("f", "ecommerce", 60_000)).unwrap();
+    store.upsert_stage("f", &ran("ingest", StageStatus::Success, 60_000, 90_000, 9999)).unwrap();
+
+    let stats = store.stats(10).unwrap();
+    assert_eq!((stats.window, stats.runs, stats.success, stats.partial, stats.failed), (10, 5, 3, 1, 1));
+    approx(stats.success_rate, 0.6);
+    approx(stats.avg_duration_seconds, 4.0); // (1 + 2 + 3 + 4 + 10) / 5
+    approx(stats.p95_duration_seconds, 10.0); // rank ⌈0.95 · 5⌉ = 5 of [1, 2, 3, 4, 10]
+    assert_eq!(stats.stages.len(), 2);
+    let [ingest, load] = [&stats.stages[0], &stats.stages[1]];
+    assert_eq!(
+        (ingest.pipeline.as_str(), ingest.stage.as_str(), ingest.runs, ingest.failures),
+        ("ecommerce", "ingest", 5, 0)
+    );
+    approx(ingest.avg_duration_seconds, 0.5);
+    approx(ingest.avg_rows_out, 300.0); // the running run's 9999 is not counted
+    assert_eq!((load.stage.as_str(), load.runs, load.failures), ("load", 5, 1));
+    approx(load.avg_duration_seconds, 1.0); // (0.4 + 0.6 + 1.0 + 2.0) / 4: d never started
+    approx(load.avg_rows_out, 30.0); // successful executions only: (10 + 30 + 50) / 3
+
+    let last3 = store.stats(3).unwrap(); // e, d, c: 10 s, 4 s, 3 s
+    assert_eq!((last3.runs, last3.success, last3.partial, last3.failed), (3, 1, 1, 1));
+    approx(last3.success_rate, 1.0 / 3.0);
+    approx(last3.avg_duration_seconds, 17.0 / 3.0);
+    approx(last3.p95_duration_seconds, 10.0);
+    assert_eq!(last3.stages[1].runs, 3);
+    approx(last3.stages[1].avg_duration_seconds, 1.5); // c 1.0, e 2.0
+
+    let none = store.stats(0).unwrap();
+    assert_eq!(
+        (none.runs, none.success_rate, none.avg_duration_seconds, none.p95_duration_seconds),
+        (0, None, None, None)
+    );
+    assert!(none.stages.is_empty());
+}
+
+#[test]
+fn p95_is_nearest_rank() {
+    let one_to = |n: u32| (1..=n).map(f64::from).collect::<Vec<_>>();
+    assert_eq!(nearest_rank(&[], 95), None);
+    assert_eq!(nearest_rank(&[7.0], 95), Some(7.0));
+    assert_eq!(nearest_rank(&one_to(2), 95), Some(2.0));
+    assert_eq!(nearest_rank(&one_to(19), 95), Some(19.0)); // ⌈18.05⌉ = 19
+    assert_eq!(nearest_rank(&one_to(20), 95), Some(19.0)); // ⌈19⌉ = 19
+    assert_eq!(nearest_rank(&one_to(21), 95), Some(20.0)); // ⌈19.95⌉ = 20
+    assert_eq!(nearest_rank(&one_to(100), 95), Some(95.0));
+    assert_eq!(nearest_rank(&one_to(100), 50), Some(50.0));
+    assert_eq!(nearest_rank(&one_to(3), 0), Some(1.0));
+}
+
+#[test]
+fn reader_reads_while_a_writer_writes() {
+    let dir = TempDir::new("concurrent");
+    let writer = RunStore::open(dir.path()).unwrap();
+    writer.start_run(&new_run("r1", "p", 1_000)).unwrap();
+    let reader = RunStore::open_read_only(dir.path()).unwrap();
+    assert_eq!(ids(&reader.list_runs(10).unwrap()), ["r1"]);
+
+    // The writer holds the write lock with uncommitted work: the reader is neither blocked nor
+    // shown the uncommitted run.
+    writer.conn_for_tests().execute_batch("BEGIN IMMEDIATE").unwrap();
+    writer.start_run(&new_run("r2", "p", 2_000)).unwrap();
+    assert_eq!(ids(&reader.list_runs(10).unwrap()), ["r1"]);
+    assert!(reader.get_run("r1").unwrap().is_some());
+    assert!(reader.stats(10).is_ok());
+    writer.conn_for_tests().execute_batch("COMMIT").unwrap();
+    assert_eq!(ids(&reader.list_runs(10).unwrap()), ["r2", "r1"]);
+
+    // A reader thread polls while the writer records many stage updates.
+    let poller = std::thread::spawn(move || {
+        let mut seen = 0;
+        for _ in 0..50 {
+            let detail = reader.get_run("r2").unwrap().unwrap();
+            assert!(detail.stages.len() >= seen, "stages never disappear");
+            seen = detail.stages.len();
+            reader.list_runs(10).unwrap();
+        }
+        reader
+    });
+    for i in 0..200 {
+        let stage = ran(&format!("s{}", i % 20), StageStatus::Running, 2_000 + i, 2_001 + i, i as u64);
+        writer.upsert_stage("r2", &stage).unwrap();
+    }
+    let reader = poller.join().unwrap();
+    assert_eq!(reader.get_run("r2").unwrap().unwrap().stages.len(), 20);
+
+    // The read-only store cannot write.
+    let err = reader.start_run(&new_run("r3", "p", 3_000)).unwrap_err();
+    assert!(matches!(err, StateError::Sql { .. }), "{err}");
+}
+
+#[test]
+fn opening_again_migrates_nothing_and_keeps_data() {
+    let dir = TempDir::new("migrate");
+    let first = RunStore::open(dir.path()).unwrap();
+    first.start_run(&new_run("kept", "p", 5)).unwrap();
+    let second = RunStore::open(dir.path()).unwrap(); // while the first is still open
+    drop(first);
+    let third = RunStore::open(dir.path()).unwrap();
+    for store in [&second, &third] {
+        assert_eq!(ids(&store.list_runs(10).unwrap()), ["kept"]);
+        let version: i64 = store.conn_for_tests().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, 1);
+        let mode: String = store.conn_for_tests().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        let fk: i64 = store.conn_for_tests().query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+        assert_eq!(fk, 1);
+    }
+    drop((second, third));
+    assert!(RunStore::open_read_only(dir.path()).unwrap().get_run("kept").unwrap().is_some());
+}
+
+#[test]
+fn schema_versions_other_than_ours_are_refused_clearly() {
+    let dir = TempDir::new("versions");
+    fs::create_dir_all(dir.path()).unwrap();
+    let db = dir.path().join(DB_FILE);
+
+    // An empty database (version 0): read-only refuses, a writer migrates it.
+    drop(rusqlite::Connection::open(&db).unwrap());
+    let err = RunStore::open_read_only(dir.path()).unwrap_err();
+    assert!(matches!(err, StateError::SchemaTooOld { found: 0, supported: 1, .. }), "{err}");
+    RunStore::open(dir.path()).unwrap();
+    RunStore::open_read_only(dir.path()).unwrap();
+
+    // A database from a newer host.
+    rusqlite::Connection::open(&db).unwrap().pragma_update(None, "user_version", 99).unwrap();
+    for err in [RunStore::open(dir.path()).unwrap_err(), RunStore::open_read_only(dir.path()).unwrap_err()] {
+        assert!(matches!(err, StateError::SchemaTooNew { found: 99, supported: 1, .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!("run store {} has schema version 99, newer than this host's 1: use a newer host", db.display())
+        );
+    }
+}
+
+#[test]
+fn read_only_without_a_database_names_the_path() {
+    let dir = TempDir::new("missing");
+    let err = RunStore::open_read_only(dir.path()).unwrap_err();
+    let db = dir.path().join("runs.sqlite");
+    assert!(matches!(&err, StateError::Missing { path } if *path == db), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "cannot open run store {}: no such file (no run has been recorded in this state directory)",
+            db.display()
+        )
+    );
+    assert!(!dir.path().exists(), "a read-only open creates nothing");
+}
+
+#[test]
+fn misuse_gives_errors_naming_the_run() {
+    let dir = TempDir::new("errors");
+    let store = RunStore::open(dir.path()).unwrap();
+    let db = dir.path().join(DB_FILE);
+    store.start_run(&new_run("r1", "p", 0)).unwrap();
+
+    let err = store.finish_run("nope", RunStatus::Success, ts(1)).unwrap_err();
+    assert_eq!(err.to_string(), format!("run nope not found in run store {}", db.display()));
+    let err = store.upsert_stage("nope", &StageRecord::pending("s")).unwrap_err();
+    assert!(matches!(&err, StateError::RunNotFound { run_id, .. } if run_id == "nope"), "{err}");
+    let err = store.write_summary(dir.path(), "nope").unwrap_err();
+    assert!(matches!(&err, StateError::RunNotFound { run_id, .. } if run_id == "nope"), "{err}");
+
+    let err = store.start_run(&new_run("r1", "p", 0)).unwrap_err();
+    assert!(matches!(err, StateError::RunExists { .. }), "{err}");
+    let err = store.finish_run("r1", RunStatus::Running, ts(1)).unwrap_err();
+    assert!(matches!(err, StateError::NotFinal { .. }), "{err}");
+    assert_eq!(store.get_run("r1").unwrap().unwrap().run.status, RunStatus::Running);
+
+    for bad in ["", "../x", "a/b", ".hidden", "sp ace", &"x".repeat(129)] {
+        let err = store.start_run(&new_run(bad, "p", 0)).unwrap_err();
+        assert!(matches!(err, StateError::InvalidRunId { .. }), "{bad:?}: {err}");
+    }
+    for bad in ["2026-02-30", "2026-13-01", "2026-1-01", "20261125", "2026-11-25T00:00"] {
+        let run = NewRun { logical_date: bad.to_owned(), ..new_run("r9", "p", 0) };
+        let err = store.start_run(&run).unwrap_err();
+        assert!(matches!(err, StateError::InvalidLogicalDate { .. }), "{bad:?}: {err}");
+    }
+
+    let resumed = NewRun { resumed_from: Some("ghost".into()), ..new_run("r2", "p", 1) };
+    let err = store.start_run(&resumed).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("cannot start run r2 resumed from ghost: run ghost not found in run store {}", db.display())
+    );
+    let resumed = NewRun { resumed_from: Some("r1".into()), ..new_run("r2", "p", 1) };
+    store.start_run(&resumed).unwrap();
+    assert_eq!(store.get_run("r2").unwrap().unwrap().run.resumed_from.as_deref(), Some("r1"));
+}
+
+#[test]
+fn summary_json_is_written_atomically_and_parses() {
+    let dir = TempDir::new("summary");
+    let store = RunStore::open(dir.path()).unwrap();
+    let id = "20261125T190700Z-3f9a";
+    store.start_run(&new_run(id, "ecommerce", 1_795_633_620_123)).unwrap();
+    let stage = StageRecord {
+        metrics: vec![("files".into(), 2)],
+        plugin_sha256: Some("ab".repeat(32)),
+        ..ran("ingest", StageStatus::Success, 1_795_633_620_200, 1_795_633_621_700, 1000)
+    };
+    store.upsert_stage(id, &stage).unwrap();
+    store.finish_run(id, RunStatus::Success, ts(1_795_633_622_123)).unwrap();
+
+    let path = store.write_summary(dir.path(), id).unwrap();
+    assert_eq!(path, dir.path().join("runs").join(id).join("summary.json"));
+    let path = store.write_summary(dir.path(), id).unwrap(); // rewriting replaces
+    let text = fs::read_to_string(&path).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["run"]["id"], id);
+    assert_eq!(json["run"]["status"], "success");
+    assert_eq!(json["run"]["started_at"]["unix_ms"], 1_795_633_620_123_i64);
+    assert_eq!(json["run"]["started_at"]["utc"], "2026-11-25T19:07:00.123Z");
+    assert_eq!(json["run"]["duration_seconds"], 2.0);
+    assert_eq!(json["run"]["stage_counts"]["success"], 1);
+    assert_eq!(json["stages"][0]["stage"], "ingest");
+    assert_eq!(json["stages"][0]["status"], "success");
+    assert_eq!(json["stages"][0]["duration_seconds"], 1.5);
+    assert_eq!(json["stages"][0]["rows_out"], 1000);
+    assert_eq!(json["stages"][0]["error"], serde_json::Value::Null);
+    assert_eq!(json["stages"][0]["metrics"], serde_json::json!([{"name": "files", "value": 2}]));
+    assert_eq!(json, serde_json::to_value(store.get_run(id).unwrap().unwrap()).unwrap());
+    let names: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["summary.json"], "no temporary file is left behind");
+}
+
+#[test]
+fn run_ids_sort_in_creation_order_and_are_unique() {
+    let now = 1_795_633_620_123; // 2026-11-25T19:07:00.123Z
+    let mut made: Vec<String> = (0..1000).map(|_| RunStore::new_run_id(ts(now))).collect();
+    made.extend((0..1000).map(|i| RunStore::new_run_id(ts(now + i * 7))));
+    made.push(RunStore::new_run_id(ts(0))); // the clock stepped back
+    for id in &made {
+        let (time, suffix) = id.split_once('-').unwrap();
+        assert!(time.len() == 16 && time.starts_with("2026112") && time.ends_with('Z'), "{id}");
+        assert!(suffix.len() == 4 && suffix.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+    }
+    let mut sorted = made.clone();
+    sorted.sort();
+    assert_eq!(sorted, made, "ids sort in the order they were made");
+    assert_eq!(made.iter().collect::<HashSet<_>>().len(), made.len(), "ids are unique");
+
+    // Every id is a valid run id.
+    let dir = TempDir::new("ids");
+    let store = RunStore::open(dir.path()).unwrap();
+    store.start_run(&new_run(&made[0], "p", now)).unwrap();
+}
+
+#[test]
+fn timestamps_in_utc() {
+    let cases = [
+        (0, "1970-01-01T00:00:00.000Z"),
+        (-1, "1969-12-31T23:59:59.999Z"),
+        (1_795_633_620_123, "2026-11-25T19:07:00.123Z"),
+        (1_709_251_199_999, "2024-02-29T23:59:59.999Z"),
+        (-2_203_891_200_000, "1900-03-01T00:00:00.000Z"),
+        (951_782_400_000, "2000-02-29T00:00:00.000Z"),
+    ];
+    for (ms, text) in cases {
+        assert_eq!(ts(ms).rfc3339(), text);
+        assert_eq!(ts(ms).to_string(), text);
+    }
+    assert_eq!(ts(1_795_633_620_123).compact(), "20261125T190700Z");
+    assert_eq!(
+        serde_json::to_string(&ts(1_795_633_620_123)).unwrap(),
+        r#"{"unix_ms":1795633620123,"utc":"2026-11-25T19:07:00.123Z"}"#
+    );
+    let epoch_plus = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1500);
+    assert_eq!(Timestamp::from(epoch_plus), ts(1500));
+    assert_eq!(ts(2000).seconds_until(ts(500)), 0.0);
+
+    for good in ["2026-11-25", "2024-02-29", "2000-02-29", "0001-01-01"] {
+        assert!(time::is_logical_date(good), "{good}");
+    }
+    for bad in ["2023-02-29", "1900-02-29", "2026-04-31", "2026-00-10", "2026-11-00", "２０２６-11-25", "2026-11-2x"]
+    {
+        assert!(!time::is_logical_date(bad), "{bad}");
+    }
+}
+
+#[test]
+fn statuses_parse_and_print() {
+    for status in RunStatus::ALL {
+        assert_eq!(status.as_str().parse::<RunStatus>(), Ok(status));
+        assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+    }
+    for status in StageStatus::ALL {
+        assert_eq!(status.to_string().parse::<StageStatus>(), Ok(status));
+        assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+    }
+    assert_eq!(StageStatus::UpstreamFailed.as_str(), "upstream_failed");
+    assert_eq!(
+        "done".parse::<RunStatus>().unwrap_err().to_string(),
+        r#"unknown run status "done" (expected one of: running, success, partial, failed)"#
+    );
+}
+
+/// A fixed run for the rendering tests: a partial run with one success, one failure, one stage
+/// that never ran.
+fn sample_detail() -> RunDetail {
+    let dir = TempDir::new("render");
+    let store = RunStore::open(dir.path()).unwrap();
+    let id = "20261125T190700Z-3f9a";
+    store.start_run(&new_run(id, "ecommerce", 1_795_633_620_000)).unwrap();
+    let stages = [
+        StageRecord {
+            plugin_sha256: Some("0123456789abcdef".repeat(4)),
+            ..ran("ingest", StageStatus::Success, 1_795_633_620_000, 1_795_633_620_520, 1000)
+        },
+        StageRecord {
+            attempts: 3,
+            rows_in: 1000,
+            error: Some("plugin trapped: out of fuel".into()),
+            metrics: vec![("checked".into(), 640), ("bad".into(), 2)],
+            ..ran("enrich", StageStatus::Failed, 1_795_633_620_600, 1_795_633_745_600, 0)
+        },
+        StageRecord { status: StageStatus::UpstreamFailed, ..StageRecord::pending("report") },
+    ];
+    for stage in &stages {
+        store.upsert_stage(id, stage).unwrap();
+    }
+    store.finish_run(id, RunStatus::Partial, ts(1_795_633_752_345)).unwrap();
+    store.get_run(id).unwrap().unwrap()
+}
+
+#[test]
+fn renders_runs_table() {
+    let detail = sample_detail();
+    let running = RunSummary {
+        id: "20261125T200000Z-0001".into(),
+        status: RunStatus::Running,
+        ended_at: None,
+        duration_seconds: None,
+        env: "production".into(),
+        stage_counts: StageCounts { total: 1, running: 1, ..StageCounts::default() },
+        ..detail.run.clone()
+    };
+    let expected = "\
+RUN                    PIPELINE   ENV          DATE        STATUS     STARTED (UTC)        DURATION  STAGES
+20261125T200000Z-0001  ecommerce  production   2026-11-25  ▸ running  2026-11-25 19:07:00         -  ▸1
+20261125T190700Z-3f9a  ecommerce  development  2026-11-25  ! partial  2026-11-25 19:07:00     2m12s  ✓1 ✗1 ⊘1
+";
+    assert_eq!(render_runs_table(&[running, detail.run]), expected);
+    assert_eq!(render_runs_table(&[]), "no runs recorded\n");
+}
+
+#[test]
+fn renders_run_detail() {
+    let expected = "\
+run           20261125T190700Z-3f9a
+pipeline      ecommerce
+env           development
+logical date  2026-11-25
+status        ! partial
+started       2026-11-25T19:07:00.000Z
+ended         2026-11-25T19:09:12.345Z (2m12s)
+config        sha256:c0ffee
+
+   STAGE   STATUS           ATTEMPTS  ROWS IN  ROWS OUT  REJECTED  DURATION  PLUGIN
+✓  ingest  success                 1        0      1000         0     0.52s  0123456789ab
+✗  enrich  failed                  3     1000         0         0     2m05s  -
+   error: plugin trapped: out of fuel
+   metrics: checked=640 bad=2
+⊘  report  upstream_failed         0        0         0         0         -  -
+";
+    assert_eq!(render_run_detail(&sample_detail()), expected);
+}
+
+#[test]
+fn renders_stats() {
+    let dir = TempDir::new("render-stats");
+    let store = RunStore::open(dir.path()).unwrap();
+    for (i, (status, secs)) in [(RunStatus::Success, 1), (RunStatus::Failed, 3)].into_iter().enumerate() {
+        let id = format!("r{i}");
+        let start = i as i64 * 10_000;
+        store.start_run(&new_run(&id, "ecommerce", start)).unwrap();
+        store
+            .upsert_stage(&id, &ran("ingest", StageStatus::Success, start, start + 250, 100 * (i as u64 + 1)))
+            .unwrap();
+        store.finish_run(&id, status, ts(start + secs * 1000)).unwrap();
+    }
+    let expected = "\
+all 2 finished runs: 1 success, 0 partial, 1 failed (success rate 50.0%)
+duration: avg 2.00s, p95 3.00s
+
+PIPELINE   STAGE   RUNS  FAILURES  AVG DURATION  AVG ROWS OUT
+ecommerce  ingest     2         0         0.25s         150.0
+";
+    assert_eq!(render_stats(&store.stats(20).unwrap()), expected);
+    assert!(render_stats(&store.stats(2).unwrap()).starts_with("last 2 finished runs"));
+    assert_eq!(render_stats(&store.stats(0).unwrap()), "no finished runs recorded\n");
+}

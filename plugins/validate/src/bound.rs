@@ -1,0 +1,407 @@
+//! The bounds of an `in_range` rule: exact decimals and ISO dates, read from the config, and the
+//! integer range they make at a column's scale, so every comparison is exact integer arithmetic.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use etl_sdk::serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+/// A bound as written in the config, before it is checked: whatever JSON value was given. Reading
+/// every value (rather than letting serde refuse some) lets `open` name the key in its message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawBound {
+    Integer(i128),
+    Float(f64),
+    Text(String),
+    /// Anything else, described for the error message (`true`, `a list`).
+    Other(String),
+}
+
+impl<'de> Deserialize<'de> for RawBound {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(RawBoundVisitor)
+    }
+}
+
+struct RawBoundVisitor;
+
+impl<'de> Visitor<'de> for RawBoundVisitor {
+    type Value = RawBound;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number, a decimal string or an ISO date")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawBound, E> {
+        Ok(RawBound::Other(v.to_string()))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawBound, E> {
+        Ok(RawBound::Integer(v.into()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawBound, E> {
+        Ok(RawBound::Integer(v.into()))
+    }
+
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<RawBound, E> {
+        Ok(RawBound::Integer(v))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawBound, E> {
+        Ok(RawBound::Float(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<RawBound, E> {
+        Ok(RawBound::Text(v.to_owned()))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<RawBound, E> {
+        Ok(RawBound::Other("null".to_owned()))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawBound, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(RawBound::Other("a list".to_owned()))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawBound, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(RawBound::Other("a map".to_owned()))
+    }
+}
+
+impl fmt::Display for RawBound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RawBound::Integer(v) => write!(f, "{v}"),
+            RawBound::Float(v) => write!(f, "{v}"),
+            RawBound::Text(v) => write!(f, "{v:?}"),
+            RawBound::Other(v) => f.write_str(v),
+        }
+    }
+}
+
+/// A checked bound: an exact decimal or a calendar date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bound {
+    Number(Decimal),
+    /// Days since 1970-01-01, as in an Arrow `Date32`.
+    Date(i32),
+}
+
+impl Bound {
+    /// Reads a bound: a JSON number (an integer, or a float read back from its shortest
+    /// round-trip form, so `0.01` is exactly 1/100), a decimal string (`"0.01"`), or an ISO
+    /// date string (`"2024-01-31"`). The error says why, for the caller to prefix with the key.
+    pub fn parse(raw: &RawBound) -> Result<Self, String> {
+        let expected =
+            || format!("must be a number (e.g. 1000 or \"0.01\") or an ISO date (\"2024-01-31\"), got {raw}");
+        let number = |text: &str| match Decimal::parse(text) {
+            Some(decimal) => Ok(Bound::Number(decimal)),
+            None if is_decimal_syntax(text) => {
+                Err(format!("{raw} has too many digits (38 significant digits at most)"))
+            }
+            None => Err(expected()),
+        };
+        match raw {
+            RawBound::Integer(v) => Ok(Bound::Number(Decimal { mantissa: *v, scale: 0 })),
+            RawBound::Float(v) => number(&v.to_string()),
+            RawBound::Text(text) if looks_like_date(text) => {
+                parse_date(text).map(Bound::Date).ok_or_else(|| format!("{text:?} is not a valid date"))
+            }
+            RawBound::Text(text) => number(text),
+            RawBound::Other(_) => Err(expected()),
+        }
+    }
+}
+
+impl fmt::Display for Bound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Bound::Number(decimal) => decimal.fmt(f),
+            Bound::Date(days) => {
+                let (year, month, day) = civil_from_days(*days);
+                write!(f, "{year:04}-{month:02}-{day:02}")
+            }
+        }
+    }
+}
+
+/// An exact decimal: `mantissa / 10^scale`, with no trailing zeros in the fraction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decimal {
+    mantissa: i128,
+    scale: u32,
+}
+
+impl Decimal {
+    /// Reads `[+-]?digits[.digits]`; `None` if it is not one or has more digits than an `i128`
+    /// holds (38 significant digits always fit).
+    pub fn parse(text: &str) -> Option<Self> {
+        if !is_decimal_syntax(text) {
+            return None;
+        }
+        let negative = text.starts_with('-');
+        let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+        let (integer, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+        let fraction = fraction.trim_end_matches('0');
+        let mut mantissa: i128 = 0;
+        for digit in integer.bytes().chain(fraction.bytes()) {
+            mantissa = mantissa.checked_mul(10)?.checked_add(i128::from(digit - b'0'))?;
+        }
+        let scale = u32::try_from(fraction.len()).ok()?;
+        Some(Decimal { mantissa: if negative { -mantissa } else { mantissa }, scale })
+    }
+
+    fn is_negative(&self) -> bool {
+        self.mantissa < 0
+    }
+
+    /// This value as an integer count of `10^-scale` units, rounded up (`ceil`) or down; `None`
+    /// if that does not fit an `i128`. `scale` may be negative, as an Arrow decimal's may.
+    fn at_scale(&self, scale: i32, ceil: bool) -> Option<i128> {
+        let shift = i64::from(scale) - i64::from(self.scale);
+        if self.mantissa == 0 {
+            return Some(0);
+        }
+        if shift >= 0 {
+            return self.mantissa.checked_mul(pow10(shift)?);
+        }
+        // Dividing: Rust truncates toward zero and the remainder has the dividend's sign. A
+        // divisor too large for an i128 exceeds every mantissa, so the quotient is 0.
+        let (quotient, remainder) = match pow10(-shift) {
+            Some(divisor) => (self.mantissa / divisor, self.mantissa % divisor),
+            None => (0, self.mantissa),
+        };
+        Some(match (ceil, remainder.cmp(&0)) {
+            (true, Ordering::Greater) => quotient + 1,
+            (false, Ordering::Less) => quotient - 1,
+            _ => quotient,
+        })
+    }
+}
+
+/// Whether `text` is `[+-]?digits[.digits]`.
+fn is_decimal_syntax(text: &str) -> bool {
+    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let (integer, fraction) = unsigned.split_once('.').map_or((unsigned, None), |(i, f)| (i, Some(f)));
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    digits(integer) && fraction.is_none_or(digits)
+}
+
+fn pow10(exponent: i64) -> Option<i128> {
+    10i128.checked_pow(u32::try_from(exponent).ok()?)
+}
+
+impl Ord for Decimal {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Brings the value with fewer decimals to the other's scale. If that overflows, its
+        // magnitude is beyond any i128, so beyond the other's: its sign decides.
+        let scaled_cmp = |a: &Decimal, b: &Decimal| match pow10(i64::from(b.scale) - i64::from(a.scale))
+            .and_then(|factor| a.mantissa.checked_mul(factor))
+        {
+            Some(a_scaled) => a_scaled.cmp(&b.mantissa),
+            None if a.is_negative() => Ordering::Less,
+            None => Ordering::Greater,
+        };
+        match (self.mantissa, other.mantissa) {
+            (0, _) | (_, 0) => self.mantissa.cmp(&other.mantissa),
+            _ if self.scale <= other.scale => scaled_cmp(self, other),
+            _ => scaled_cmp(other, self).reverse(),
+        }
+    }
+}
+
+impl PartialOrd for Decimal {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for Decimal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digits = self.mantissa.unsigned_abs().to_string();
+        let sign = if self.is_negative() { "-" } else { "" };
+        let scale = self.scale as usize;
+        if scale == 0 {
+            return write!(f, "{sign}{digits}");
+        }
+        let digits = format!("{digits:0>width$}", width = scale + 1);
+        let (integer, fraction) = digits.split_at(digits.len() - scale);
+        write!(f, "{sign}{integer}.{fraction}")
+    }
+}
+
+/// An inclusive range of integers: a column's values at the column's scale (integers at 0,
+/// decimals at theirs, dates in days) against bounds converted to the same units, rounded
+/// inward, so `lo <= v && v <= hi` is the exact comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntRange {
+    pub lo: i128,
+    pub hi: i128,
+}
+
+impl IntRange {
+    /// Contains nothing: every value fails.
+    const EMPTY: IntRange = IntRange { lo: i128::MAX, hi: i128::MIN };
+
+    /// The values `v` of a column with `scale` (`v / 10^scale`) that lie within `[min, max]`.
+    pub fn decimal(min: Option<&Decimal>, max: Option<&Decimal>, scale: i32) -> IntRange {
+        let lo = match min.map(|min| (min, min.at_scale(scale, true))) {
+            None => i128::MIN,
+            Some((_, Some(lo))) => lo,
+            // A bound beyond every i128 is below every value or above every value.
+            Some((min, None)) if min.is_negative() => i128::MIN,
+            Some((_, None)) => return IntRange::EMPTY,
+        };
+        let hi = match max.map(|max| (max, max.at_scale(scale, false))) {
+            None => i128::MAX,
+            Some((_, Some(hi))) => hi,
+            Some((max, None)) if max.is_negative() => return IntRange::EMPTY,
+            Some((_, None)) => i128::MAX,
+        };
+        IntRange { lo, hi }
+    }
+
+    /// Dates (days since the epoch) within `[min, max]`.
+    pub fn days(min: Option<i32>, max: Option<i32>) -> IntRange {
+        IntRange { lo: min.map_or(i128::MIN, i128::from), hi: max.map_or(i128::MAX, i128::from) }
+    }
+
+    #[inline]
+    pub fn contains(&self, value: i128) -> bool {
+        self.lo <= value && value <= self.hi
+    }
+}
+
+fn looks_like_date(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 10 && bytes[4] == b'-' && bytes[7] == b'-'
+}
+
+/// Reads a real calendar date `YYYY-MM-DD` as days since 1970-01-01.
+pub fn parse_date(text: &str) -> Option<i32> {
+    let bytes = text.as_bytes();
+    if !looks_like_date(text) {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = &bytes[range];
+        part.iter().all(u8::is_ascii_digit).then(|| part.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
+    };
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if day < 1 || day > days_in_month {
+        return None;
+    }
+    i32::try_from(days_from_civil(year, month, day)).ok()
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// The inverse of [`days_from_civil`], for messages.
+fn civil_from_days(days: i32) -> (i64, i64, i64) {
+    let z = i64::from(days) + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(text: &str) -> Decimal {
+        Decimal::parse(text).unwrap()
+    }
+
+    #[test]
+    fn parses_exact_decimals() {
+        assert_eq!(dec("0.01"), Decimal { mantissa: 1, scale: 2 });
+        assert_eq!(dec("100000.00"), Decimal { mantissa: 100_000, scale: 0 });
+        assert_eq!(dec("-1.50"), Decimal { mantissa: -15, scale: 1 });
+        assert_eq!(dec("+7"), Decimal { mantissa: 7, scale: 0 });
+        for bad in
+            ["", "-", ".5", "5.", "1e3", "1.2.3", " 1", "abc", "1,5", "99999999999999999999999999999999999999999"]
+        {
+            assert_eq!(Decimal::parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(dec("0.005").to_string(), "0.005");
+        assert_eq!(dec("-12.5").to_string(), "-12.5");
+    }
+
+    #[test]
+    fn floats_read_as_written() {
+        assert_eq!(Bound::parse(&RawBound::Float(0.01)), Ok(Bound::Number(dec("0.01"))));
+        assert_eq!(Bound::parse(&RawBound::Float(100000.0)), Ok(Bound::Number(dec("100000"))));
+        let long = "1".repeat(40);
+        assert_eq!(
+            Bound::parse(&RawBound::Text(long.clone())),
+            Err(format!("\"{long}\" has too many digits (38 significant digits at most)"))
+        );
+        assert_eq!(
+            Bound::parse(&RawBound::Float(1e300)).unwrap_err(),
+            format!("1{} has too many digits (38 significant digits at most)", "0".repeat(300))
+        );
+    }
+
+    #[test]
+    fn converts_bounds_to_a_scale_rounding_inward() {
+        // 0.005 at scale 2: the smallest value >= 0.005 is 0.01, the largest <= is 0.00.
+        assert_eq!(IntRange::decimal(Some(&dec("0.005")), Some(&dec("0.005")), 2), IntRange { lo: 1, hi: 0 });
+        assert_eq!(IntRange::decimal(Some(&dec("-0.005")), Some(&dec("-0.005")), 2), IntRange { lo: 0, hi: -1 });
+        assert_eq!(IntRange::decimal(Some(&dec("1.5")), Some(&dec("2.5")), 0), IntRange { lo: 2, hi: 2 });
+        // A negative scale counts hundreds.
+        assert_eq!(IntRange::decimal(Some(&dec("150")), None, -2), IntRange { lo: 2, hi: i128::MAX });
+        // Bounds beyond any i128 at this scale.
+        let huge = dec("99999999999999999999999999999999999999");
+        assert_eq!(IntRange::decimal(Some(&huge), None, 10), IntRange::EMPTY);
+        assert_eq!(IntRange::decimal(None, Some(&huge), 10), IntRange { lo: i128::MIN, hi: i128::MAX });
+        let tiny = dec("0.00000000000000000000000000000000000000000001");
+        assert_eq!(IntRange::decimal(Some(&tiny), Some(&tiny), 2), IntRange { lo: 1, hi: 0 });
+    }
+
+    #[test]
+    fn compares_decimals_exactly() {
+        assert!(dec("0.01") < dec("0.010000000000000000000000000000000000001"));
+        assert!(dec("-5") < dec("-4.99"));
+        assert_eq!(dec("1.0").cmp(&dec("1")), Ordering::Equal);
+        assert!(dec("99999999999999999999999999999999999999") > dec("0.1"));
+        assert!(dec("-99999999999999999999999999999999999999") < dec("0.1"));
+    }
+
+    #[test]
+    fn dates_are_real_calendar_dates() {
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("2024-02-29"), Some(19_782));
+        assert_eq!(parse_date("1969-12-31"), Some(-1));
+        for bad in ["2023-02-29", "2024-13-01", "2024-00-10", "2024-01-32", "2024-1-01", "24-01-01x", "abcd-ef-gh"] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+        for days in [-700_000, -1, 0, 19_782, 2_900_000] {
+            let text = Bound::Date(days).to_string();
+            assert_eq!(parse_date(&text), Some(days), "{text}");
+        }
+    }
+}

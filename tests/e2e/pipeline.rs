@@ -1,0 +1,278 @@
+//! `host run`, `validate`, `graph`, `runs` through the real binary: the sample e-commerce
+//! pipeline, and small pipelines built around the hostile fixture for the run rules.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::common::{host, plugin_dir, root, scratch, show};
+
+/// Generates sample data into `dir/raw` and returns the `--set` arguments that point the
+/// e-commerce pipeline at `dir`.
+fn ecommerce_in(dir: &Path, orders: &str) -> Vec<String> {
+    let raw = dir.join("raw");
+    let output = host(&["generate-data", "--orders", orders, "--seed", "42", "--out", raw.to_str().expect("utf-8")]);
+    assert!(output.status.success(), "{}", show(&output));
+    let mut set = Vec::new();
+    for (key, sub) in [
+        ("raw_data", "raw"),
+        ("warehouse", "warehouse"),
+        ("quarantine", "quarantine"),
+        ("reports", "reports"),
+        ("state", "state"),
+    ] {
+        set.push("--set".to_owned());
+        set.push(format!("paths.{key}={}", dir.join(sub).display()));
+    }
+    set.push("--set".to_owned());
+    set.push(format!("plugin_dir={}", plugin_dir().display()));
+    set
+}
+
+fn run_host(args: &[String]) -> std::process::Output {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    host(&args)
+}
+
+fn summary(state: &Path, run_id: &str) -> Value {
+    let path = state.join("runs").join(run_id).join("summary.json");
+    serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .expect("summary is JSON")
+}
+
+fn stage<'a>(summary: &'a Value, name: &str) -> &'a Value {
+    summary["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .find(|s| s["stage"] == name)
+        .unwrap_or_else(|| panic!("no stage {name} in {summary}"))
+}
+
+fn outcome(output: &std::process::Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("--json output: {e}\n{}", show(output)))
+}
+
+#[test]
+fn the_sample_pipeline_succeeds_with_overlapping_ingests_and_conserves_rows() {
+    let dir = scratch("pipeline-ecommerce");
+    let mut args: Vec<String> = ["run", "--pipeline"].iter().map(|s| (*s).to_owned()).collect();
+    args.push(root().join("config/ecommerce.yaml").display().to_string());
+    args.extend(ecommerce_in(&dir, "20000"));
+    args.extend(["--parallelism".to_owned(), "3".to_owned(), "--json".to_owned()]);
+    let output = run_host(&args);
+    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+    let run = outcome(&output);
+    assert_eq!(run["status"], "success");
+
+    let summary = summary(&dir.join("state"), run["run_id"].as_str().expect("run id"));
+    let (orders, customers) = (stage(&summary, "ingest_orders"), stage(&summary, "ingest_customers"));
+    let ms = |s: &Value, k: &str| s[k]["unix_ms"].as_i64().expect("timestamp");
+    assert!(
+        ms(orders, "started_at") <= ms(customers, "ended_at") && ms(customers, "started_at") <= ms(orders, "ended_at"),
+        "ingest stages did not overlap: {orders} / {customers}"
+    );
+
+    // Conservation: raw orders = fact rows + every row quarantined on the way.
+    let rows = |name: &str, key: &str| stage(&summary, name)[key].as_u64().expect("count");
+    let raw = rows("ingest_orders", "rows_in");
+    let quarantined = rows("ingest_orders", "rows_rejected")
+        + rows("validate_orders", "rows_rejected")
+        + rows("cleanse_orders", "rows_rejected");
+    assert_eq!(raw, 20_000);
+    assert_eq!(raw, rows("transform_orders", "rows_out") + quarantined);
+    assert!(quarantined > 0);
+}
+
+#[test]
+fn a_broken_pipeline_lists_every_problem_and_exits_3() {
+    let dir = scratch("pipeline-broken");
+    let file = dir.join("broken.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"pipeline: broken
+paths: {{raw_data: {d}, warehouse: {d}, quarantine: {d}, reports: {d}, state: {d}}}
+plugin_dir: {plugins}
+stages:
+  - name: a
+    plugin: identity.wasm
+    inputs: {{in: b}}
+  - name: b
+    plugin: identity.wasm
+    inputs: {{in: a}}
+  - name: c
+    plugin: identity.wasm
+    inputs: {{in: nowhere}}
+  - name: d
+    plugin: missing.wasm
+"#,
+            d = dir.display(),
+            plugins = plugin_dir().display()
+        ),
+    )
+    .expect("write pipeline");
+    let output = host(&["validate", "--pipeline", file.to_str().expect("utf-8")]);
+    assert_eq!(output.status.code(), Some(3), "{}", show(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cycle: a -> b -> a"), "{stderr}");
+    assert!(stderr.contains("stage \"c\": input \"in\" from \"nowhere\" doesn't match any stage"), "{stderr}");
+    assert!(stderr.contains("stage \"d\": plugin file") && stderr.contains("missing.wasm not found"), "{stderr}");
+}
+
+/// A pipeline: ingest a tiny CSV → `first` (hostile, mode from `first_mode`) → `second`
+/// (identity); plus an independent branch `side` (identity on the same input).
+fn hostile_pipeline(dir: &Path, first_critical: bool) -> PathBuf {
+    std::fs::create_dir_all(dir.join("raw")).expect("raw dir");
+    std::fs::write(dir.join("raw/items.csv"), "id,n\na,1\nb,2\nc,x\n").expect("csv");
+    let file = dir.join("pipeline.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"pipeline: hostile
+paths: {{raw_data: {d}/raw, warehouse: {d}/wh, quarantine: {d}/q, reports: {d}/r, state: {d}/state}}
+plugin_dir: {plugins}
+defaults: {{retries: 0, retry_backoff_ms: 10}}
+stages:
+  - name: ingest_items
+    ingest:
+      file: items.csv
+      columns: [{{name: id, type: text}}, {{name: n, type: int64}}]
+  - name: first
+    plugin: hostile.wasm
+    critical: {first_critical}
+    inputs: {{in: ingest_items}}
+    config: {{mode: echo}}
+  - name: second
+    plugin: identity.wasm
+    inputs: {{in: first}}
+  - name: side
+    plugin: identity.wasm
+    inputs: {{in: ingest_items}}
+"#,
+            d = dir.display(),
+            plugins = plugin_dir().display()
+        ),
+    )
+    .expect("write pipeline");
+    file
+}
+
+fn run_pipeline(file: &Path, extra: &[&str]) -> (std::process::Output, Value) {
+    let mut args = vec!["run", "--pipeline", file.to_str().expect("utf-8"), "--json"];
+    args.extend_from_slice(extra);
+    let output = host(&args);
+    let value = outcome(&output);
+    (output, value)
+}
+
+fn statuses(run: &Value) -> Vec<(String, String)> {
+    run["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .map(|s| (s["name"].as_str().expect("name").to_owned(), s["status"].as_str().expect("status").to_owned()))
+        .collect()
+}
+
+fn status_of(run: &Value, name: &str) -> String {
+    statuses(run).into_iter().find(|(n, _)| n == name).map(|(_, s)| s).unwrap_or_default()
+}
+
+#[test]
+fn a_failing_critical_stage_fails_the_run_and_spares_unrelated_branches() {
+    let dir = scratch("pipeline-critical");
+    let file = hostile_pipeline(&dir, true);
+    let (output, run) = run_pipeline(&file, &["--set", "stages.first.config.mode=panic"]);
+    assert_eq!(output.status.code(), Some(2), "{}", show(&output));
+    assert_eq!(run["status"], "failed");
+    assert_eq!(status_of(&run, "first"), "failed");
+    assert_eq!(status_of(&run, "second"), "upstream_failed");
+    assert_eq!(status_of(&run, "side"), "success");
+    let error =
+        run["stages"].as_array().expect("stages").iter().find(|s| s["name"] == "first").expect("first")["error"]
+            .as_str()
+            .expect("error text")
+            .to_owned();
+    assert!(error.starts_with("plugin panicked in `push`: hostile fixture panics on purpose (at "), "{error}");
+}
+
+#[test]
+fn a_failing_non_critical_stage_makes_the_run_partial() {
+    let dir = scratch("pipeline-partial");
+    let file = hostile_pipeline(&dir, false);
+    let (output, run) = run_pipeline(&file, &["--set", "stages.first.config.mode=garbage"]);
+    assert_eq!(output.status.code(), Some(1), "{}", show(&output));
+    assert_eq!(run["status"], "partial");
+    assert_eq!(status_of(&run, "second"), "upstream_failed");
+    assert_eq!(status_of(&run, "side"), "success");
+}
+
+#[test]
+fn a_stage_past_its_timeout_fails_with_timeout_after_its_retries() {
+    let dir = scratch("pipeline-timeout");
+    let file = hostile_pipeline(&dir, true);
+    let (output, run) = run_pipeline(
+        &file,
+        &[
+            "--set",
+            "stages.first.config.mode=loop",
+            "--set",
+            "stages.first.timeout_s=1",
+            "--set",
+            "stages.first.retries=1",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", show(&output));
+    let first = run["stages"].as_array().expect("stages").iter().find(|s| s["name"] == "first").expect("first").clone();
+    assert_eq!(first["attempts"], 2, "{first}");
+    assert_eq!(first["error"], "timeout: stage exceeded its time limit of 1s", "{first}");
+}
+
+#[test]
+fn resume_reruns_only_the_failed_stage_and_its_downstream() {
+    let dir = scratch("pipeline-resume");
+    let file = hostile_pipeline(&dir, true);
+    let (output, failed) = run_pipeline(&file, &["--set", "stages.first.config.mode=panic"]);
+    assert_eq!(output.status.code(), Some(2), "{}", show(&output));
+    let failed_id = failed["run_id"].as_str().expect("run id").to_owned();
+
+    let (output, resumed) = run_pipeline(&file, &["--resume", &failed_id]);
+    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+    assert_eq!(
+        statuses(&resumed),
+        vec![
+            ("ingest_items".to_owned(), "skipped".to_owned()),
+            ("first".to_owned(), "success".to_owned()),
+            ("second".to_owned(), "success".to_owned()),
+            ("side".to_owned(), "skipped".to_owned()),
+        ]
+    );
+    // The resumed stages read the reused ingest output: 2 valid rows of 3.
+    let second =
+        resumed["stages"].as_array().expect("stages").iter().find(|s| s["name"] == "second").expect("second").clone();
+    assert_eq!(second["report"]["rows_out"], 2, "{second}");
+
+    let list = host(&["runs", "list", "--state-dir", dir.join("state").to_str().expect("utf-8"), "--json"]);
+    assert!(list.status.success(), "{}", show(&list));
+    let runs: Value = serde_json::from_slice(&list.stdout).expect("runs list is JSON");
+    assert_eq!(runs.as_array().map(Vec::len), Some(2));
+    assert_eq!(runs[0]["resumed_from"], failed_id.as_str());
+}
+
+#[test]
+fn graph_prints_mermaid_and_dot() {
+    let dir = scratch("pipeline-graph");
+    let file = hostile_pipeline(&dir, true);
+    let mermaid = host(&["graph", "--pipeline", file.to_str().expect("utf-8")]);
+    assert!(mermaid.status.success(), "{}", show(&mermaid));
+    let text = String::from_utf8_lossy(&mermaid.stdout);
+    assert!(text.starts_with("flowchart LR\n"), "{text}");
+    assert!(text.contains("  ingest_items -->|out| first\n"), "{text}");
+    let dot = host(&["graph", "--format", "dot", "--pipeline", file.to_str().expect("utf-8")]);
+    assert!(
+        String::from_utf8_lossy(&dot.stdout).contains("\"first\" -> \"second\" [label=\"out\"];"),
+        "{}",
+        show(&dot)
+    );
+}
