@@ -8,13 +8,21 @@ plugins := "-p identity -p validate -p cleanse -p enrich -p aggregate -p hostile
 default:
     @just --list
 
-# Build every plugin into target/wasm32-wasip2/plugin/*.wasm.
+# Build every plugin into target/wasm32-wasip2/plugin/*.wasm (adds the wasm target if missing).
 build-plugins:
+    @rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
     cargo build --profile plugin --target wasm32-wasip2 {{ plugins }}
 
 # Build the host binary (target/release/host).
 build:
     cargo build --release
+
+# Build everything, generate sample data if there is none, and run the e-commerce pipeline.
+run *args:
+    just build-plugins
+    cargo build --release
+    @[ -f data/raw/orders.csv ] || target/release/host generate-data --orders 100000 --seed 42 --out data/raw
+    target/release/host run --pipeline config/ecommerce.yaml {{ args }}
 
 # Formatting check, then every test: unit, SDK harness, plugins natively, end-to-end on real wasm.
 test:

@@ -7,4 +7,5 @@ pub mod ingest;
 pub mod run;
 pub mod runtime;
 pub mod sample;
+pub mod sinks;
 pub mod state;

@@ -117,12 +117,7 @@ pub fn run(args: &RunArgs, runtime: &Runtime) -> Result<u8> {
     let outcome = run::run(&plan, &options, &recorder)?;
 
     let store = recorder.store.into_inner().unwrap_or_else(|e| e.into_inner());
-    let status = match outcome.status {
-        RunStatus::Success => state::RunStatus::Success,
-        RunStatus::Partial => state::RunStatus::Partial,
-        RunStatus::Failed => state::RunStatus::Failed,
-    };
-    store.finish_run(&run_id, status, Timestamp::now())?;
+    store.finish_run(&run_id, outcome.status, Timestamp::now())?;
     let summary = store.write_summary(&plan.paths.state, &run_id)?;
 
     if args.json {
@@ -135,7 +130,7 @@ pub fn run(args: &RunArgs, runtime: &Runtime) -> Result<u8> {
     Ok(match outcome.status {
         RunStatus::Success => exit::SUCCESS,
         RunStatus::Partial => exit::PARTIAL,
-        RunStatus::Failed => exit::FAILED,
+        RunStatus::Failed | RunStatus::Running => exit::FAILED,
     })
 }
 
@@ -155,7 +150,7 @@ fn previous_run(store: &RunStore, plan: &Plan, args: &RunArgs) -> Result<Option<
     let succeeded: BTreeSet<String> = detail
         .stages
         .iter()
-        .filter(|s| matches!(s.record.status, state::StageStatus::Success | state::StageStatus::Skipped))
+        .filter(|s| matches!(s.record.status, StageStatus::Success | StageStatus::Skipped))
         .map(|s| s.record.stage.clone())
         .collect();
     Ok(Some(PreviousRun { run_id: detail.run.id.clone(), succeeded, resume: args.resume.is_some() }))
@@ -173,7 +168,7 @@ impl RunObserver for Recorder {
         let now = Timestamp::now();
         self.started.lock().unwrap_or_else(|e| e.into_inner()).entry(stage.to_owned()).or_insert(now);
         let mut record = StageRecord::pending(stage);
-        record.status = state::StageStatus::Running;
+        record.status = StageStatus::Running;
         record.attempts = attempt;
         record.started_at = Some(now);
         self.save(&record);
@@ -181,14 +176,7 @@ impl RunObserver for Recorder {
 
     fn stage_finished(&self, outcome: &StageOutcome) {
         let mut record = StageRecord::pending(&outcome.name);
-        record.status = match outcome.status {
-            StageStatus::Pending => state::StageStatus::Pending,
-            StageStatus::Running => state::StageStatus::Running,
-            StageStatus::Success => state::StageStatus::Success,
-            StageStatus::Failed => state::StageStatus::Failed,
-            StageStatus::Skipped => state::StageStatus::Skipped,
-            StageStatus::UpstreamFailed => state::StageStatus::UpstreamFailed,
-        };
+        record.status = outcome.status;
         record.attempts = outcome.attempts;
         record.started_at = self.started.lock().unwrap_or_else(|e| e.into_inner()).get(&outcome.name).copied();
         record.ended_at = record.started_at.map(|_| Timestamp::now());

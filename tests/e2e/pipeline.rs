@@ -82,6 +82,24 @@ fn the_sample_pipeline_succeeds_with_overlapping_ingests_and_conserves_rows() {
     assert_eq!(raw, 20_000);
     assert_eq!(raw, rows("transform_orders", "rows_out") + quarantined);
     assert!(quarantined > 0);
+    // The warehouse loads every fact row (plus the dimensions and the daily table).
+    assert!(rows("load_warehouse", "rows_in") > rows("transform_orders", "rows_out"));
+
+    // The sinks: warehouse tables, the quarantine of every source, both reports.
+    for table in ["sales", "customers", "products", "sales_by_category_daily"] {
+        assert!(dir.join("warehouse").join(table).is_dir(), "warehouse table {table} missing");
+    }
+    for source in ["orders", "customers", "products"] {
+        let run_dir =
+            dir.join("quarantine").join(source).join(format!("run_id={}", run["run_id"].as_str().expect("id")));
+        assert!(run_dir.is_dir(), "{} missing", run_dir.display());
+    }
+    let daily = std::fs::read_to_string(dir.join("reports/daily_sales_report.csv")).expect("daily report");
+    assert!(
+        daily.starts_with("order_date,category,total_amount_sum,total_amount_avg,total_amount_count,quantity_sum\n")
+    );
+    let customers = std::fs::read_to_string(dir.join("reports/customer_summary_report.csv")).expect("customer report");
+    assert!(customers.starts_with("customer_id,name,region,total_amount_sum,total_amount_count\n"));
 }
 
 #[test]

@@ -6,48 +6,13 @@ use std::collections::BTreeSet;
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
 use super::Graph;
 
-/// A stage's state in a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StageStatus {
-    Pending,
-    Running,
-    Success,
-    Failed,
-    /// Not run in this run: its outputs come from an earlier run (`--resume`, `--only`).
-    Skipped,
-    UpstreamFailed,
-}
+pub use crate::state::{RunStatus, StageStatus};
 
-impl StageStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StageStatus::Pending => "pending",
-            StageStatus::Running => "running",
-            StageStatus::Success => "success",
-            StageStatus::Failed => "failed",
-            StageStatus::Skipped => "skipped",
-            StageStatus::UpstreamFailed => "upstream_failed",
-        }
-    }
-
-    /// Whether the stage's outputs are there for its dependents.
-    fn satisfies(self) -> bool {
-        matches!(self, StageStatus::Success | StageStatus::Skipped)
-    }
-}
-
-/// The outcome of a whole run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    Success,
-    Partial,
-    Failed,
+/// Whether a stage's outputs are there for its dependents.
+fn satisfies(status: StageStatus) -> bool {
+    matches!(status, StageStatus::Success | StageStatus::Skipped)
 }
 
 /// How to run one stage.
@@ -114,7 +79,7 @@ pub fn run<R: Send, O: Observer<R>>(
                 loop {
                     let ready = (0..n).find(|&s| {
                         guard.results[s].status == StageStatus::Pending
-                            && graph.deps(s).iter().all(|&d| guard.results[d].status.satisfies())
+                            && graph.deps(s).iter().all(|&d| satisfies(guard.results[d].status))
                     });
                     if let Some(stage) = ready {
                         guard.results[stage].status = StageStatus::Running;

@@ -35,6 +35,7 @@
 mod batch;
 mod csv;
 mod parse;
+mod raw;
 mod schema;
 
 #[cfg(test)]
@@ -50,6 +51,7 @@ use batch::BatchBuilder;
 use csv::{ReadError, RecordReader};
 
 pub use parse::parse_date;
+pub use raw::{RawRecord, read_raw_records};
 pub use schema::{Column, ColumnType, CsvSchema, LINE_COLUMN, OFFSET_COLUMN, RAW_SUFFIX};
 
 /// The size of the read buffer.

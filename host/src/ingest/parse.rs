@@ -65,7 +65,6 @@ fn append_digits(mut value: i128, digits: &[u8]) -> Option<i128> {
 }
 
 /// `YYYY-MM-DD`, a real date of the proleptic Gregorian calendar, as days since 1970-01-01.
-/// Parses a strict `YYYY-MM-DD` calendar date into days since 1970-01-01.
 pub fn parse_date(field: &[u8]) -> Option<i32> {
     let &[y1, y2, y3, y4, b'-', m1, m2, b'-', d1, d2] = field else {
         return None;

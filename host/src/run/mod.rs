@@ -2,6 +2,7 @@
 //! schedules them, and gathers what happened.
 
 mod artifacts;
+mod sinks;
 mod stages;
 
 use std::collections::BTreeSet;
@@ -60,6 +61,9 @@ pub struct RunOutcome {
     pub status: RunStatus,
     pub duration_s: f64,
     pub stages: Vec<StageOutcome>,
+    /// Rows written to the quarantine, per source.
+    pub quarantine: Vec<(String, u64)>,
+    pub quarantine_error: Option<String>,
 }
 
 /// A run could not start.
@@ -121,13 +125,20 @@ pub fn run(plan: &Plan, options: &RunOptions, observer: &dyn RunObserver) -> Res
             };
             match &planned.kind {
                 StageKind::Ingest { .. } | StageKind::Plugin { .. } => stages::run_data_stage(&ctx),
-                StageKind::Warehouse { .. } | StageKind::Reports { .. } => {
-                    Err(format!("{} stages are not available in this build", planned.kind.label()))
-                }
+                StageKind::Warehouse { .. } | StageKind::Reports { .. } => sinks::run_sink_stage(&ctx, plan),
             }
         });
 
     let stages = results.iter().enumerate().map(|(i, r)| outcome(plan, i, r)).collect();
+    // Every rejected row of the run, whatever else happened, so nothing is lost silently.
+    let (quarantine, quarantine_error) = match sinks::write_quarantine(plan, &artifacts, &options.run_id) {
+        Ok(totals) => (totals, None),
+        Err(error) => {
+            tracing::error!(%error, "cannot write the quarantine");
+            (Vec::new(), Some(error))
+        }
+    };
+    let status = if quarantine_error.is_some() { RunStatus::Failed } else { status };
     Ok(RunOutcome {
         run_id: options.run_id.clone(),
         pipeline: plan.pipeline.clone(),
@@ -135,6 +146,8 @@ pub fn run(plan: &Plan, options: &RunOptions, observer: &dyn RunObserver) -> Res
         status,
         duration_s: started.elapsed().as_secs_f64(),
         stages,
+        quarantine,
+        quarantine_error,
     })
 }
 

@@ -34,7 +34,7 @@ pub struct StageContext<'a> {
 }
 
 impl StageContext<'_> {
-    fn check_deadline(&self) -> Result<(), String> {
+    pub(crate) fn check_deadline(&self) -> Result<(), String> {
         if Instant::now() > self.deadline { Err(self.timeout_message()) } else { Ok(()) }
     }
 

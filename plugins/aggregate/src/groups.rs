@@ -7,8 +7,8 @@ use std::cmp::Ordering;
 use etl_sdk::arrow::array::ArrayRef;
 use etl_sdk::{Error, Result};
 
-use crate::index::KeyIndex;
 use crate::values::{self, ValueType, Values};
+use etl_sdk::index::KeyIndex;
 
 /// The distinct values of one group-by column, one per group.
 #[derive(Debug)]

@@ -8,7 +8,6 @@
 mod accumulate;
 mod config;
 mod groups;
-mod index;
 mod table;
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,7 @@ use etl_sdk::arrow::array::{Array, Int64Array};
 use etl_sdk::arrow::schema::DataType;
 use etl_sdk::{Error, Result};
 
-use crate::rows::{KeyColumn, KeySet};
+use etl_sdk::rows::{KeyColumn, KeySet};
 
 /// Stands for a first occurrence whose line number was null.
 const NO_LINE: i64 = i64::MIN;

@@ -7,14 +7,13 @@
 
 pub mod config;
 mod dedupe;
-mod rows;
 #[cfg(test)]
 mod tests;
 mod trim;
 
 use etl_sdk::arrow::RecordBatch;
 use etl_sdk::arrow::array::StringArray;
-use etl_sdk::{Emitter, Info, Metric, Result, Stage};
+use etl_sdk::{Emitter, Info, Metric, Result, Stage, rows};
 
 use crate::config::{CleanseConfig, Trim};
 use crate::dedupe::Dedupe;

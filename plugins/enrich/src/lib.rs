@@ -9,7 +9,6 @@ mod config;
 mod decimal;
 mod derive;
 mod gather;
-mod index;
 mod lookup;
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,7 @@ use etl_sdk::{Error, Result};
 
 use crate::config;
 use crate::gather::{self, Pick};
-use crate::index::KeyIndex;
+use etl_sdk::index::KeyIndex;
 
 /// The rows of one lookup port, as far as they have arrived.
 #[derive(Debug)]

@@ -44,8 +44,10 @@ mod columns;
 mod config;
 mod driver;
 mod error;
+pub mod index;
 pub mod ipc;
 pub mod log;
+pub mod rows;
 mod stage;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;

@@ -8,8 +8,8 @@ use etl_sdk::{Error, Result};
 
 use crate::Validate;
 use crate::bound::{Bound, RawBound};
-use crate::rows::KeySet;
 use crate::rules::{Check, Range, Rule};
+use etl_sdk::rows::KeySet;
 
 /// `config:` of a validate stage: the rules, checked in this order on every row.
 #[derive(Debug, Deserialize)]

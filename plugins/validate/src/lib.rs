@@ -8,7 +8,6 @@
 
 mod bound;
 pub mod config;
-mod rows;
 mod rules;
 #[cfg(test)]
 mod tests;
@@ -16,7 +15,7 @@ mod tests;
 use etl_sdk::arrow::RecordBatch;
 use etl_sdk::arrow::array::StringArray;
 use etl_sdk::arrow::array::builder::StringBuilder;
-use etl_sdk::{Emitter, Info, Metric, Result, Stage};
+use etl_sdk::{Emitter, Info, Metric, Result, Stage, rows};
 
 use crate::config::{Severity, ValidateConfig};
 use crate::rules::Rule;

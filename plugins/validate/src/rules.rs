@@ -16,7 +16,7 @@ use regex::Regex;
 
 use crate::bound::{Decimal, IntRange};
 use crate::config::Severity;
-use crate::rows::{KeyColumn, KeySet};
+use etl_sdk::rows::{KeyColumn, KeySet};
 
 /// One checked rule with its failure count.
 #[derive(Debug)]

@@ -5,6 +5,9 @@
 //! touches one slot and, on a hash match, one run of bytes, instead of chasing a pointer to a
 //! separately allocated key per comparison. The hash is deterministic (no per-process seed), so
 //! runs are reproducible; it is not meant to resist keys crafted to collide.
+//!
+//! [`KeyIndex`] is the one type here: fill it with [`KeyIndex::insert_many`] (a group-by numbers
+//! its groups this way), then probe it with [`KeyIndex::get_many`] (a join looks up its keys).
 
 /// One slot of the table; `id == EMPTY` marks a free one.
 #[derive(Debug, Clone, Copy)]

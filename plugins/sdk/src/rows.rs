@@ -1,25 +1,24 @@
-//! Row-level helpers for stages that split a batch: selecting rows of a batch (the SDK ships
-//! arrow-array only, no arrow-select), building the `rejected` port's batches, encoding key
-//! values so that equal values, and only those, give equal bytes, and a compact set of such keys.
-//!
-//! This file is shared word for word by `plugins/validate` and `plugins/cleanse` (each plugin
-//! depends on `etl-sdk` only); change both copies together. It belongs in the SDK.
+//! Row-level helpers for stages that split a batch: selecting rows of a batch ([`take`]; the SDK
+//! ships arrow-array only, no arrow-select), building the `rejected` port's batches
+//! ([`rejected`], [`check_pass_through`]), encoding key values so that equal values, and only
+//! those, give equal bytes ([`KeyColumn`]), and a compact set of such keys ([`KeySet`]).
 
 use std::collections::HashMap;
 use std::collections::hash_map::{Entry, RandomState};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use etl_sdk::arrow::array::builder::GenericByteBuilder;
-use etl_sdk::arrow::array::cast::AsArray;
-use etl_sdk::arrow::array::types::ByteArrayType;
-use etl_sdk::arrow::array::{
+use arrow_array::builder::GenericByteBuilder;
+use arrow_array::cast::AsArray;
+use arrow_array::types::ByteArrayType;
+use arrow_array::{
     Array, ArrayRef, ArrowPrimitiveType, BooleanArray, GenericByteArray, NullArray, PrimitiveArray, RecordBatch,
     RecordBatchOptions, StringArray, downcast_primitive_array,
 };
-use etl_sdk::arrow::buffer::{ArrowNativeType, NullBuffer, ScalarBuffer};
-use etl_sdk::arrow::schema::{DataType, Field, Schema, SchemaRef};
-use etl_sdk::{Error, Result};
+use arrow_buffer::{ArrowNativeType, NullBuffer, ScalarBuffer};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+
+use crate::{Error, Result};
 
 /// The column a `rejected` row carries its reasons in: `rule(column)` joined by `;`, never null.
 pub const REASONS: &str = "_reasons";
@@ -159,25 +158,14 @@ fn take_bytes<T: ByteArrayType>(array: &GenericByteArray<T>, rows: &[usize]) -> 
 pub enum KeyColumn<'a> {
     /// A `Null` column: every value is null.
     Null,
+    /// A `Boolean` column: one byte per value.
     Boolean(&'a BooleanArray),
     /// Utf8 or Binary values: `data[offsets[row]..offsets[row + 1]]`.
-    Bytes {
-        nulls: Option<&'a NullBuffer>,
-        offsets: &'a [i32],
-        data: &'a [u8],
-    },
+    Bytes { nulls: Option<&'a NullBuffer>, offsets: &'a [i32], data: &'a [u8] },
     /// LargeUtf8 or LargeBinary values.
-    LargeBytes {
-        nulls: Option<&'a NullBuffer>,
-        offsets: &'a [i64],
-        data: &'a [u8],
-    },
+    LargeBytes { nulls: Option<&'a NullBuffer>, offsets: &'a [i64], data: &'a [u8] },
     /// Integers, decimals, dates, times...: `width` bytes per value.
-    Fixed {
-        nulls: Option<&'a NullBuffer>,
-        data: &'a [u8],
-        width: usize,
-    },
+    Fixed { nulls: Option<&'a NullBuffer>, data: &'a [u8], width: usize },
 }
 
 impl<'a> KeyColumn<'a> {
@@ -339,7 +327,7 @@ impl Hasher for PassThrough {
 
 #[cfg(test)]
 mod tests {
-    use etl_sdk::arrow::array::{Date32Array, Decimal128Array, Int64Array, StringArray};
+    use arrow_array::{Date32Array, Decimal128Array, Float64Array, Int64Array, StringArray};
 
     use super::*;
 
@@ -422,7 +410,7 @@ mod tests {
 
     #[test]
     fn float_keys_are_refused() {
-        let array = etl_sdk::arrow::array::Float64Array::from(vec![1.0]);
+        let array = Float64Array::from(vec![1.0]);
         assert_eq!(
             KeyColumn::new("x", &array).unwrap_err(),
             Error::input("column `x` has type Float64: floating-point values cannot be compared exactly as keys")

@@ -1,0 +1,119 @@
+//! The sink stages (warehouse, reports) and the quarantine written at the end of every run.
+
+use arrow_array::RecordBatch;
+
+use crate::config::{Plan, StageKind, TableMode};
+use crate::sinks::{FactTableWriter, QuarantineWriter, replace_table, upsert_dimension, write_report_csv};
+
+use super::artifacts::Artifacts;
+use super::stages::{StageContext, StageReport};
+
+/// Runs a warehouse or reports stage.
+pub fn run_sink_stage(ctx: &StageContext<'_>, plan: &Plan) -> Result<StageReport, String> {
+    let mut report = StageReport::default();
+    match &ctx.stage.kind {
+        StageKind::Warehouse { tables } => {
+            for (table, upstream) in tables {
+                let source = ctx.artifacts.read(&ctx.names[upstream.stage], &upstream.port)?;
+                let root = &plan.paths.warehouse;
+                let stats = match table.mode {
+                    TableMode::Partitioned => {
+                        let partition_by: Vec<&str> = table.partition_by.iter().map(String::as_str).collect();
+                        let mut writer =
+                            FactTableWriter::create(root, &table.table, &partition_by).map_err(|e| e.to_string())?;
+                        for batch in source {
+                            let batch = batch?;
+                            ctx.check_deadline()?;
+                            report.rows_in += batch.num_rows() as u64;
+                            writer.write(&batch).map_err(|e| e.to_string())?;
+                        }
+                        writer.commit().map_err(|e| e.to_string())?
+                    }
+                    TableMode::Upsert | TableMode::Replace => {
+                        let batches = collect(source)?;
+                        report.rows_in += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
+                        ctx.check_deadline()?;
+                        let result = match (&table.mode, &table.key) {
+                            (TableMode::Upsert, Some(key)) => upsert_dimension(root, &table.table, key, &batches),
+                            _ => replace_table(root, &table.table, &batches),
+                        };
+                        result.map_err(|e| e.to_string())?
+                    }
+                };
+                report.rows_out += stats.rows_loaded;
+                report.metrics.push((format!("rows_loaded.{}", table.table), stats.rows_loaded as i64));
+                report.metrics.push((format!("rows_kept.{}", table.table), stats.rows_kept as i64));
+            }
+        }
+        StageKind::Reports { reports } => {
+            std::fs::create_dir_all(&plan.paths.reports)
+                .map_err(|e| format!("cannot create {}: {e}", plan.paths.reports.display()))?;
+            for (config, upstream) in reports {
+                let batches = collect(ctx.artifacts.read(&ctx.names[upstream.stage], &upstream.port)?)?;
+                let columns: Vec<&str> = config.columns.iter().map(String::as_str).collect();
+                let sort_by: Vec<&str> = config.sort_by.iter().map(String::as_str).collect();
+                let path = plan.paths.reports.join(&config.file);
+                let rows = write_report_csv(&path, &batches, &columns, &sort_by).map_err(|e| e.to_string())?;
+                report.rows_in += rows;
+                report.rows_out += rows;
+                report.metrics.push((format!("rows.{}", config.file), rows as i64));
+            }
+        }
+        StageKind::Ingest { .. } | StageKind::Plugin { .. } => {
+            return Err(format!("stage \"{}\" is not a sink; this is a bug", ctx.stage.name));
+        }
+    }
+    Ok(report)
+}
+
+fn collect(source: impl Iterator<Item = Result<RecordBatch, String>>) -> Result<Vec<RecordBatch>, String> {
+    source.collect()
+}
+
+/// Writes every rejected row of the run to `quarantine/<source>/run_id=<id>/`: the parse errors
+/// of each ingest stage and the `rejected` output of every plugin stage, traced back through its
+/// `in` input (or its only input) to the ingest stage its rows came from. Returns rows per source.
+pub fn write_quarantine(plan: &Plan, artifacts: &Artifacts, run_id: &str) -> Result<Vec<(String, u64)>, String> {
+    let mut totals = Vec::new();
+    for (index, stage) in plan.stages.iter().enumerate() {
+        let StageKind::Ingest { path, source, schema, .. } = &stage.kind else { continue };
+        let feeders: Vec<usize> = (0..plan.stages.len()).filter(|&s| origin(plan, s) == Some(index)).collect();
+        let has_rows = |s: usize| artifacts.path(&plan.stages[s].name, "rejected").exists();
+        if !feeders.iter().any(|&s| has_rows(s)) {
+            continue;
+        }
+        let file_name = path.file_name().map_or_else(|| source.clone(), |n| n.to_string_lossy().into_owned());
+        let mut writer = QuarantineWriter::create(&plan.paths.quarantine, source, run_id, &file_name, path, schema)
+            .map_err(|e| e.to_string())?;
+        for s in feeders {
+            let name = &plan.stages[s].name;
+            for batch in artifacts.read(name, "rejected")? {
+                let batch = batch?;
+                let result =
+                    if s == index { writer.write_parse_errors(&batch) } else { writer.write_rejected(name, &batch) };
+                result.map_err(|e| e.to_string())?;
+            }
+        }
+        totals.push((source.clone(), writer.finish().map_err(|e| e.to_string())?));
+    }
+    Ok(totals)
+}
+
+/// The ingest stage whose rows stage `stage` carries, following `in` (or the only input).
+fn origin(plan: &Plan, mut stage: usize) -> Option<usize> {
+    for _ in 0..=plan.stages.len() {
+        match &plan.stages[stage].kind {
+            StageKind::Ingest { .. } => return Some(stage),
+            StageKind::Plugin { inputs, .. } => {
+                let main = inputs.iter().find(|(port, _)| port == "in").or(if inputs.len() == 1 {
+                    inputs.first()
+                } else {
+                    None
+                });
+                stage = main?.1.stage;
+            }
+            _ => return None,
+        }
+    }
+    None
+}

@@ -1,0 +1,655 @@
+//! The warehouse: Parquet tables under a root directory, `<root>/<table>/`, each load published
+//! atomically (see the [module documentation](super)).
+//!
+//! - [`FactTableWriter`] streams a fact table partitioned by integer columns into
+//!   `<col>=<value>/...` directories (hive style, no zero padding) with dynamic partition
+//!   overwrite: a partition this load has rows for is replaced whole, the others are kept.
+//! - [`upsert_dimension`] merges a dimension on its key: new rows replace old ones with the same
+//!   key, keys absent from the input are kept.
+//! - [`replace_table`] replaces a table whole.
+//!
+//! The same input always gives the same bytes: files are named `part-NNNNN.parquet` in order,
+//! the footer holds no time, fact rows keep their input order, dimensions are sorted by key and
+//! other tables by their [`TableSpec::sort_by`] columns. The tables of the spec ([`TableSpec::ALL`],
+//! settled details 18-20) are checked column by column; other tables store what they are given.
+//!
+//! A fact load holds at most [`FactTableWriter::with_memory_budget`] bytes of row groups in
+//! progress across its partitions (flushing the biggest when over) and at most
+//! [`FactTableWriter::with_max_open_files`] files open. A dimension or a replaced table is merged
+//! and sorted in memory: they are small beside the fact table.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use serde::Serialize;
+
+use super::columns::{Projection, SortValue, gather, is_orderable, sort_values, sorted_rows};
+use super::files::{MAX_ROW_GROUP_ROWS, ParquetFile, parquet_files, parquet_rows, read_parquet};
+use super::publish::{Lock, Staging, clean_leftovers, crash_point, sync_parent};
+use super::{SinkError, check_name};
+use crate::ingest::LINE_COLUMN;
+
+/// Rows gathered into one batch when a sorted table is written.
+const WRITE_BATCH_ROWS: usize = 64 * 1024;
+/// The default of [`FactTableWriter::with_memory_budget`].
+pub const DEFAULT_MEMORY_BUDGET: usize = 256 << 20;
+/// The default of [`FactTableWriter::with_max_open_files`].
+pub const DEFAULT_MAX_OPEN_FILES: usize = 128;
+
+/// A warehouse table the spec defines: its stored columns and types, and how it is laid out.
+#[derive(Debug)]
+pub struct TableSpec {
+    pub name: &'static str,
+    /// The columns stored in the files, in file order.
+    pub columns: &'static [(&'static str, DataType)],
+    /// The integer partition columns, in path order; they live in the path only.
+    pub partition_by: &'static [&'static str],
+    /// The columns rows are sorted by: a dimension's key, an aggregate's group keys.
+    pub sort_by: &'static [&'static str],
+}
+
+/// `warehouse/sales` (settled detail 18).
+pub static SALES: TableSpec = TableSpec {
+    name: "sales",
+    columns: &[
+        ("order_id", DataType::Utf8),
+        ("customer_id", DataType::Utf8),
+        ("product_id", DataType::Utf8),
+        ("quantity", DataType::Int64),
+        ("unit_price", DataType::Decimal128(10, 2)),
+        ("order_date", DataType::Date32),
+        ("total_amount", DataType::Decimal128(18, 2)),
+        ("order_date_day", DataType::Int32),
+        ("product_name", DataType::Utf8),
+        ("category", DataType::Utf8),
+        ("name", DataType::Utf8),
+        ("email", DataType::Utf8),
+        ("region", DataType::Utf8),
+    ],
+    partition_by: &["order_date_year", "order_date_month"],
+    sort_by: &[],
+};
+
+/// `warehouse/customers` (settled detail 19).
+pub static CUSTOMERS: TableSpec = TableSpec {
+    name: "customers",
+    columns: &[
+        ("customer_id", DataType::Utf8),
+        ("name", DataType::Utf8),
+        ("email", DataType::Utf8),
+        ("region", DataType::Utf8),
+        ("signup_date", DataType::Date32),
+    ],
+    partition_by: &[],
+    sort_by: &["customer_id"],
+};
+
+/// `warehouse/products` (settled detail 19).
+pub static PRODUCTS: TableSpec = TableSpec {
+    name: "products",
+    columns: &[
+        ("product_id", DataType::Utf8),
+        ("product_name", DataType::Utf8),
+        ("category", DataType::Utf8),
+        ("list_price", DataType::Decimal128(10, 2)),
+    ],
+    partition_by: &[],
+    sort_by: &["product_id"],
+};
+
+/// `warehouse/sales_by_category_daily` (settled detail 20).
+pub static SALES_BY_CATEGORY_DAILY: TableSpec = TableSpec {
+    name: "sales_by_category_daily",
+    columns: &[
+        ("order_date", DataType::Date32),
+        ("category", DataType::Utf8),
+        ("total_amount_sum", DataType::Decimal128(18, 2)),
+        ("total_amount_avg", DataType::Decimal128(18, 2)),
+        ("total_amount_count", DataType::Int64),
+        ("quantity_sum", DataType::Int64),
+    ],
+    partition_by: &[],
+    sort_by: &["order_date", "category"],
+};
+
+impl TableSpec {
+    /// The spec's tables.
+    pub const ALL: [&'static TableSpec; 4] = [&SALES, &CUSTOMERS, &PRODUCTS, &SALES_BY_CATEGORY_DAILY];
+
+    /// The spec's table named `name`, if any.
+    pub fn find(name: &str) -> Option<&'static TableSpec> {
+        Self::ALL.into_iter().find(|spec| spec.name == name)
+    }
+
+    /// The Arrow schema of the files: the stored columns, all nullable.
+    pub fn file_schema(&self) -> SchemaRef {
+        let fields: Vec<Field> =
+            self.columns.iter().map(|(name, data_type)| Field::new(*name, data_type.clone(), true)).collect();
+        Arc::new(Schema::new(fields))
+    }
+}
+
+/// What a load stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LoadStats {
+    /// Rows of this load stored (for a dimension, after keeping the first row of each key).
+    pub rows_loaded: u64,
+    /// Rows of the previous version kept: a fact table's untouched partitions, a dimension's rows
+    /// whose key this load doesn't have.
+    pub rows_kept: u64,
+    /// Partitions this load wrote (replacing any previous version of them).
+    pub partitions_loaded: u64,
+    /// Partitions of the previous version kept as they were.
+    pub partitions_kept: u64,
+    /// Files this load wrote.
+    pub files_written: u64,
+}
+
+/// One load of one table: its lock, the clean-up of what earlier loads left, its staging
+/// directory.
+#[derive(Debug)]
+struct Load {
+    target: String,
+    destination: PathBuf,
+    // Dropped in this order: the staging directory is deleted while the lock is held.
+    staging: Staging,
+    _lock: Lock,
+}
+
+impl Load {
+    fn begin(root: &Path, table: &str) -> Result<Self, SinkError> {
+        check_name("table", table)?;
+        let target = format!("warehouse table {table}");
+        if !root.is_dir() {
+            fs::create_dir_all(root).map_err(SinkError::io(&target, "create the warehouse directory", root))?;
+            sync_parent(&target, root)?;
+        }
+        let lock = Lock::acquire(&target, root, table)?;
+        let destination = root.join(table);
+        clean_leftovers(&target, root, |name| (name == table).then(|| destination.clone()))?;
+        let staging = Staging::create(&target, root, table)?;
+        Ok(Load { target, destination, staging, _lock: lock })
+    }
+
+    fn publish(self) -> Result<(), SinkError> {
+        self.staging.publish(&self.destination)
+    }
+}
+
+/// One partition of a fact load.
+#[derive(Debug)]
+struct Partition {
+    /// `order_date_year=2024/order_date_month=3`.
+    dir: String,
+    file: Option<ParquetFile>,
+    /// Files opened so far (a partition's file is closed when too many are open, and the next
+    /// rows go to a new one).
+    files: u32,
+    last_used: u64,
+}
+
+/// Streams a partitioned fact table (`sales`) into a new version of it, published by
+/// [`commit`](Self::commit) with dynamic partition overwrite.
+///
+/// Until then the previous version stays as it was; [`abort`](Self::abort), dropping the writer
+/// or a crash leave it so (a crash leaves a hidden staging directory that the next load deletes).
+#[derive(Debug)]
+pub struct FactTableWriter {
+    // Declared first, so that the files are closed before the staging directory is deleted.
+    partitions: BTreeMap<Vec<i128>, Partition>,
+    load: Load,
+    spec: Option<&'static TableSpec>,
+    partition_by: Vec<String>,
+    projection: Option<Projection>,
+    memory_budget: usize,
+    max_open_files: usize,
+    open_files: usize,
+    tick: u64,
+    rows: u64,
+}
+
+impl FactTableWriter {
+    /// Starts a load of `<root>/<table>`, partitioned by the integer columns `partition_by`
+    /// (for the spec's tables, the spec's). Fails with [`SinkError::Busy`] while another load of
+    /// the table runs.
+    pub fn create(root: &Path, table: &str, partition_by: &[&str]) -> Result<Self, SinkError> {
+        let target = format!("warehouse table {table}");
+        let spec = TableSpec::find(table);
+        if partition_by.is_empty() {
+            return Err(SinkError::Schema {
+                target,
+                problems: vec!["a fact table needs at least one partition column".to_owned()],
+            });
+        }
+        if let Some(spec) = spec
+            && spec.partition_by != partition_by
+        {
+            let problem = format!("the table is partitioned by {:?}, not {partition_by:?}", spec.partition_by);
+            return Err(SinkError::Schema { target, problems: vec![problem] });
+        }
+        Ok(FactTableWriter {
+            partitions: BTreeMap::new(),
+            load: Load::begin(root, table)?,
+            spec,
+            partition_by: partition_by.iter().map(|name| (*name).to_owned()).collect(),
+            projection: None,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
+            max_open_files: DEFAULT_MAX_OPEN_FILES,
+            open_files: 0,
+            tick: 0,
+            rows: 0,
+        })
+    }
+
+    /// The most memory the row groups in progress may hold across partitions before the biggest
+    /// are flushed (default [`DEFAULT_MEMORY_BUDGET`]).
+    pub fn with_memory_budget(mut self, bytes: usize) -> Self {
+        self.memory_budget = bytes;
+        self
+    }
+
+    /// The most partition files open at once (default [`DEFAULT_MAX_OPEN_FILES`]); past that the
+    /// least recently written one is finished, and that partition's next rows start a new file.
+    pub fn with_max_open_files(mut self, files: usize) -> Self {
+        self.max_open_files = files.max(1);
+        self
+    }
+
+    /// Adds `batch`'s rows, each to the partition its partition columns name. Columns starting
+    /// with `_` and the partition columns are not stored. The first batch fixes the stored
+    /// columns; for the spec's tables they must be the spec's.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
+        let excluded: Vec<&str> = self.partition_by.iter().map(String::as_str).collect();
+        let target = self.load.target.as_str();
+        let projection = match &self.projection {
+            Some(projection) => projection,
+            None => {
+                let projection =
+                    Projection::new(target, batch.schema_ref(), self.spec.map(|spec| spec.columns), &excluded)?;
+                self.projection.insert(projection)
+            }
+        };
+        let stored = projection.apply(target, batch, &excluded, "a later batch")?;
+        let schema = projection.schema.clone();
+        let groups = self.partition_rows(batch)?;
+        if groups.len() == 1 {
+            if let Some((key, _)) = groups.into_iter().next() {
+                self.write_partition(key, &schema, &stored)?;
+            }
+        } else {
+            for (key, rows) in groups {
+                let rows: Vec<(u32, u32)> = rows.into_iter().map(|row| (0, row)).collect();
+                let part = gather(&schema, std::slice::from_ref(&stored), &rows)
+                    .map_err(SinkError::arrow(&self.load.target))?;
+                self.write_partition(key, &schema, &part)?;
+            }
+        }
+        self.rows += batch.num_rows() as u64;
+        self.bound_memory()?;
+        crash_point("after_write");
+        Ok(())
+    }
+
+    /// `batch`'s rows grouped by their partition values.
+    fn partition_rows(&self, batch: &RecordBatch) -> Result<BTreeMap<Vec<i128>, Vec<u32>>, SinkError> {
+        let target = self.load.target.as_str();
+        let mut problems = Vec::new();
+        let mut columns = Vec::with_capacity(self.partition_by.len());
+        for name in &self.partition_by {
+            match batch.column_by_name(name) {
+                None => problems.push(format!("partition column `{name}` is missing")),
+                Some(column) if !column.data_type().is_integer() => {
+                    problems
+                        .push(format!("partition column `{name}` is {}, expected an integer type", column.data_type()));
+                }
+                Some(column) => columns.push(sort_values(column.as_ref()).unwrap_or_default()),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(SinkError::Schema { target: target.to_owned(), problems });
+        }
+        let rows =
+            u32::try_from(batch.num_rows()).map_err(|_| SinkError::data(target, "a batch has more than 2^32 rows"))?;
+        let mut groups: BTreeMap<Vec<i128>, Vec<u32>> = BTreeMap::new();
+        let mut key = Vec::with_capacity(columns.len());
+        for row in 0..rows {
+            key.clear();
+            for (values, name) in columns.iter().zip(&self.partition_by) {
+                match values.get(row as usize) {
+                    Some(SortValue::Number(value)) => key.push(*value),
+                    _ => {
+                        return Err(SinkError::data(
+                            target,
+                            format!(
+                                "{} has a null `{name}`: a partition value cannot be null",
+                                describe_row(batch, row as usize)
+                            ),
+                        ));
+                    }
+                }
+            }
+            match groups.get_mut(key.as_slice()) {
+                Some(rows) => rows.push(row),
+                None => {
+                    groups.insert(key.clone(), vec![row]);
+                }
+            }
+        }
+        Ok(groups)
+    }
+
+    fn write_partition(&mut self, key: Vec<i128>, schema: &SchemaRef, batch: &RecordBatch) -> Result<(), SinkError> {
+        self.tick += 1;
+        let needs_file = self.partitions.get(&key).is_none_or(|partition| partition.file.is_none());
+        if needs_file && self.open_files >= self.max_open_files {
+            self.close_least_recently_used()?;
+        }
+        let partition_by = &self.partition_by;
+        let partition = self.partitions.entry(key).or_insert_with_key(|key| Partition {
+            dir: partition_by
+                .iter()
+                .zip(key)
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect::<Vec<_>>()
+                .join("/"),
+            file: None,
+            files: 0,
+            last_used: 0,
+        });
+        partition.last_used = self.tick;
+        let file = match &mut partition.file {
+            Some(file) => file,
+            None => {
+                let path =
+                    self.load.staging.path().join(&partition.dir).join(format!("part-{:05}.parquet", partition.files));
+                partition.files += 1;
+                self.open_files += 1;
+                partition.file.insert(ParquetFile::create(&self.load.target, path, schema.clone())?)
+            }
+        };
+        file.write(&self.load.target, batch)
+    }
+
+    fn close_least_recently_used(&mut self) -> Result<(), SinkError> {
+        let oldest = self
+            .partitions
+            .values_mut()
+            .filter(|partition| partition.file.is_some())
+            .min_by_key(|partition| partition.last_used);
+        if let Some(file) = oldest.and_then(|partition| partition.file.take()) {
+            self.open_files -= 1;
+            file.finish(&self.load.target)?;
+        }
+        Ok(())
+    }
+
+    /// Flushes the biggest row groups in progress while they hold more than the budget, down to
+    /// half of it.
+    fn bound_memory(&mut self) -> Result<(), SinkError> {
+        let mut open: Vec<(usize, &mut ParquetFile)> = self
+            .partitions
+            .values_mut()
+            .filter_map(|partition| partition.file.as_mut())
+            .map(|file| (file.memory_size(), file))
+            .collect();
+        let mut total: usize = open.iter().map(|(size, _)| size).sum();
+        if total <= self.memory_budget {
+            return Ok(());
+        }
+        open.sort_by_key(|(size, _)| std::cmp::Reverse(*size));
+        for (size, file) in open {
+            if total <= self.memory_budget / 2 {
+                break;
+            }
+            file.flush_row_group(&self.load.target)?;
+            total -= size;
+        }
+        Ok(())
+    }
+
+    /// Finishes the files and publishes the new version: the partitions this load wrote replace
+    /// their previous versions whole, the others are hard-linked from the previous version.
+    pub fn commit(mut self) -> Result<LoadStats, SinkError> {
+        let target = self.load.target.clone();
+        let mut stats = LoadStats { rows_loaded: self.rows, ..LoadStats::default() };
+        let mut written = BTreeSet::new();
+        for partition in std::mem::take(&mut self.partitions).into_values() {
+            if let Some(file) = partition.file {
+                file.finish(&target)?;
+            }
+            stats.partitions_loaded += 1;
+            stats.files_written += u64::from(partition.files);
+            written.insert(partition.dir);
+        }
+        crash_point("after_files");
+        let partition_by: Vec<&str> = self.partition_by.iter().map(String::as_str).collect();
+        let keep = KeepUnchanged { target: &target, partition_by: &partition_by, written: &written };
+        keep.link(&self.load.destination, self.load.staging.path(), "", &mut stats)?;
+        crash_point("after_links");
+        self.load.publish()?;
+        Ok(stats)
+    }
+
+    /// Gives up this load: the previous version stays as it was.
+    pub fn abort(self) {}
+}
+
+/// How a row is named in errors: by its CSV line if it has one.
+fn describe_row(batch: &RecordBatch, row: usize) -> String {
+    match batch.column_by_name(LINE_COLUMN).and_then(|column| column.as_primitive_opt::<Int64Type>()) {
+        Some(lines) if lines.is_valid(row) => format!("the row from line {}", lines.value(row)),
+        _ => format!("row {row} of a batch"),
+    }
+}
+
+/// Hard-links what a fact load keeps from the previous version into the new one.
+struct KeepUnchanged<'a> {
+    target: &'a str,
+    partition_by: &'a [&'a str],
+    /// The partition directories this load wrote.
+    written: &'a BTreeSet<String>,
+}
+
+impl KeepUnchanged<'_> {
+    /// Links the entries of `from` (at `relative` in the table, `depth` partition levels down)
+    /// into `to`, except the partitions this load wrote.
+    fn link(&self, from: &Path, to: &Path, relative: &str, stats: &mut LoadStats) -> Result<(), SinkError> {
+        let depth = if relative.is_empty() { 0 } else { relative.split('/').count() };
+        let entries = match fs::read_dir(from) {
+            Ok(entries) => entries,
+            // The first load.
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound && depth == 0 => return Ok(()),
+            Err(error) => return Err(SinkError::io(self.target, "list", from)(error)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(SinkError::io(self.target, "list", from))?;
+            let name = entry.file_name();
+            let (source, destination) = (entry.path(), to.join(&name));
+            let is_dir = entry.file_type().map_err(SinkError::io(self.target, "list", &source))?.is_dir();
+            let partition = name.to_str().filter(|name| {
+                is_dir
+                    && self
+                        .partition_by
+                        .get(depth)
+                        .is_some_and(|column| name.strip_prefix(column).is_some_and(|rest| rest.starts_with('=')))
+            });
+            match partition {
+                Some(name) => {
+                    let relative = if relative.is_empty() { name.to_owned() } else { format!("{relative}/{name}") };
+                    if depth + 1 < self.partition_by.len() {
+                        self.link(&source, &destination, &relative, stats)?;
+                    } else if !self.written.contains(&relative) {
+                        stats.partitions_kept += 1;
+                        self.link_tree(&source, &destination, Some(stats))?;
+                    }
+                }
+                None if is_dir => self.link_tree(&source, &destination, None)?,
+                None => self.link_file(&source, &destination, None)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Links everything under `from` into `to`, counting the rows of its Parquet files.
+    fn link_tree(&self, from: &Path, to: &Path, mut stats: Option<&mut LoadStats>) -> Result<(), SinkError> {
+        fs::create_dir_all(to).map_err(SinkError::io(self.target, "create the directory", to))?;
+        for entry in fs::read_dir(from).map_err(SinkError::io(self.target, "list", from))? {
+            let entry = entry.map_err(SinkError::io(self.target, "list", from))?;
+            let (source, destination) = (entry.path(), to.join(entry.file_name()));
+            if entry.file_type().map_err(SinkError::io(self.target, "list", &source))?.is_dir() {
+                self.link_tree(&source, &destination, stats.as_deref_mut())?;
+            } else {
+                self.link_file(&source, &destination, stats.as_deref_mut())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Hard-links the file `from` as `to` (copying it where links are refused).
+    fn link_file(&self, from: &Path, to: &Path, stats: Option<&mut LoadStats>) -> Result<(), SinkError> {
+        if let Some(parent) = to.parent() {
+            fs::create_dir_all(parent).map_err(SinkError::io(self.target, "create the directory", parent))?;
+        }
+        if fs::hard_link(from, to).is_err() {
+            fs::copy(from, to).map_err(SinkError::io(self.target, "copy", from))?;
+            fs::File::open(to).and_then(|file| file.sync_all()).map_err(SinkError::io(self.target, "fsync", to))?;
+        }
+        if let Some(stats) = stats
+            && from.extension().is_some_and(|extension| extension == "parquet")
+        {
+            stats.rows_kept += parquet_rows(self.target, from)?;
+        }
+        Ok(())
+    }
+}
+
+/// Merges `batches` into the dimension `<root>/<table>` on the column `key`: a row of the input
+/// replaces the stored row with the same key, stored keys absent from the input are kept, and
+/// of input rows sharing a key the first is kept (null keys are one key). The new version is one
+/// file sorted by key (nulls last), published atomically.
+///
+/// With no batches the table is rewritten as it was (or, for a spec table that doesn't exist
+/// yet, created empty).
+pub fn upsert_dimension(root: &Path, table: &str, key: &str, batches: &[RecordBatch]) -> Result<LoadStats, SinkError> {
+    let target = format!("warehouse table {table}");
+    let spec = TableSpec::find(table);
+    if let Some(spec) = spec
+        && spec.sort_by != [key]
+    {
+        let problem = format!("the table's key is {:?}, not `{key}`", spec.sort_by);
+        return Err(SinkError::Schema { target, problems: vec![problem] });
+    }
+    let load = Load::begin(root, table)?;
+    let mut previous = Vec::new();
+    for path in parquet_files(&target, &load.destination)? {
+        previous.extend(read_parquet(&target, &path)?.1);
+    }
+    let source = match (batches.first(), spec, previous.first()) {
+        (Some(batch), _, _) => batch.schema(),
+        (None, Some(spec), _) => spec.file_schema(),
+        (None, None, Some(batch)) => batch.schema(),
+        // Nothing to store and nothing stored.
+        (None, None, None) => return Ok(LoadStats::default()),
+    };
+    let projection = Projection::new(&target, &source, spec.map(|spec| spec.columns), &[])?;
+    if projection.schema.field_with_name(key).is_err() {
+        return Err(SinkError::Schema { target, problems: vec![format!("key column `{key}` is missing")] });
+    }
+    let mut all = Vec::with_capacity(batches.len() + previous.len());
+    for batch in batches {
+        all.push(projection.apply(&target, batch, &[], "a later batch")?);
+    }
+    let new_batches = all.len();
+    for batch in &previous {
+        all.push(projection.apply(&target, batch, &[], "the table's current files")?);
+    }
+    drop(previous);
+    let keys: Vec<Vec<SortValue<'_>>> = all
+        .iter()
+        .map(|batch| batch.column_by_name(key).and_then(|column| sort_values(column.as_ref())).unwrap_or_default())
+        .collect();
+    let mut stats = LoadStats::default();
+    let mut kept = Vec::new();
+    let mut last: Option<SortValue<'_>> = None;
+    // Sorted stably by key: for each key, the input's rows come first, in input order.
+    for (batch, row) in sorted_rows(&target, &all, &[key])? {
+        let value = keys[batch as usize].get(row as usize).copied().unwrap_or(SortValue::Null);
+        if last == Some(value) {
+            continue;
+        }
+        last = Some(value);
+        kept.push((batch, row));
+        if (batch as usize) < new_batches {
+            stats.rows_loaded += 1;
+        } else {
+            stats.rows_kept += 1;
+        }
+    }
+    write_rows(&load, &projection.schema, &all, &kept)?;
+    stats.files_written = 1;
+    load.publish()?;
+    Ok(stats)
+}
+
+/// Replaces `<root>/<table>` whole with `batches`, as one file sorted by the table's
+/// [`TableSpec::sort_by`] columns (for a table the spec doesn't define, by every orderable
+/// column in order), published atomically. Columns starting with `_` are not stored.
+pub fn replace_table(root: &Path, table: &str, batches: &[RecordBatch]) -> Result<LoadStats, SinkError> {
+    let target = format!("warehouse table {table}");
+    let spec = TableSpec::find(table);
+    if let Some(spec) = spec
+        && !spec.partition_by.is_empty()
+    {
+        let problem = "the table is partitioned: load it with a FactTableWriter".to_owned();
+        return Err(SinkError::Schema { target, problems: vec![problem] });
+    }
+    let load = Load::begin(root, table)?;
+    let source = match (batches.first(), spec) {
+        (Some(batch), _) => batch.schema(),
+        (None, Some(spec)) => spec.file_schema(),
+        // No rows and no columns: an empty table.
+        (None, None) => {
+            load.publish()?;
+            return Ok(LoadStats::default());
+        }
+    };
+    let projection = Projection::new(&target, &source, spec.map(|spec| spec.columns), &[])?;
+    let all = batches
+        .iter()
+        .map(|batch| projection.apply(&target, batch, &[], "a later batch"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sort_by: Vec<&str> = match spec {
+        Some(spec) => spec.sort_by.to_vec(),
+        None => projection
+            .schema
+            .fields()
+            .iter()
+            .filter(|field| is_orderable(field.data_type()))
+            .map(|field| field.name().as_str())
+            .collect(),
+    };
+    let rows = sorted_rows(&target, &all, &sort_by)?;
+    write_rows(&load, &projection.schema, &all, &rows)?;
+    load.publish()?;
+    Ok(LoadStats { rows_loaded: rows.len() as u64, files_written: 1, ..LoadStats::default() })
+}
+
+/// Writes `rows` of `batches`, in that order, to the load's one file.
+fn write_rows(load: &Load, schema: &SchemaRef, batches: &[RecordBatch], rows: &[(u32, u32)]) -> Result<(), SinkError> {
+    let target = load.target.as_str();
+    let mut file = ParquetFile::create(target, load.staging.path().join("part-00000.parquet"), schema.clone())?;
+    for chunk in rows.chunks(WRITE_BATCH_ROWS.min(MAX_ROW_GROUP_ROWS)) {
+        file.write(target, &gather(schema, batches, chunk).map_err(SinkError::arrow(target))?)?;
+    }
+    file.finish(target)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
