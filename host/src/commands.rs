@@ -25,7 +25,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Run(args) => crate::pipeline_cmd::run(&args, &runtime(&cli.global)?),
         Command::Validate(args) => crate::pipeline_cmd::validate(&args, &runtime(&cli.global)?),
         Command::Graph { pipeline, format } => crate::pipeline_cmd::graph(&pipeline, format, &runtime(&cli.global)?),
-        Command::Runs(command) => crate::pipeline_cmd::runs(&command, &runtime(&cli.global)?),
+        Command::Runs(command) => crate::pipeline_cmd::runs(&command),
         Command::Plugin(PluginCommand::Inspect { path, json }) => {
             let runtime = runtime(&cli.global)?;
             let plugin = runtime.load(&path)?;

@@ -94,6 +94,12 @@ pub fn run(args: &RunArgs, runtime: &Runtime) -> Result<u8> {
         }
         None => Timestamp::now().rfc3339()[..10].to_owned(),
     };
+    for name in &args.only {
+        if plan.stage_index(name).is_none() {
+            let known: Vec<&str> = plan.stages.iter().map(|s| s.name.as_str()).collect();
+            return Err(InvalidConfig(format!("--only {name}: no such stage (stages: {})", known.join(", "))).into());
+        }
+    }
     std::fs::create_dir_all(&plan.paths.state)
         .with_context(|| format!("cannot create state directory {}", plan.paths.state.display()))?;
     let store = RunStore::open(&plan.paths.state)?;
@@ -228,9 +234,9 @@ fn print_summary(outcome: &run::RunOutcome, summary: &std::path::Path) {
     println!("summary: {}", summary.display());
 }
 
-pub fn runs(command: &RunsCommand, runtime: &Runtime) -> Result<u8> {
+pub fn runs(command: &RunsCommand) -> Result<u8> {
     let open = |args: &StateArgs| -> Result<RunStore> {
-        let dir = state_dir(args, runtime)?;
+        let dir = state_dir(args)?;
         Ok(RunStore::open_read_only(&dir)?)
     };
     let mut out = std::io::stdout().lock();
@@ -266,7 +272,7 @@ pub fn runs(command: &RunsCommand, runtime: &Runtime) -> Result<u8> {
     Ok(exit::SUCCESS)
 }
 
-fn state_dir(args: &StateArgs, _runtime: &Runtime) -> Result<PathBuf> {
+fn state_dir(args: &StateArgs) -> Result<PathBuf> {
     if let Some(dir) = &args.state_dir {
         return Ok(dir.clone());
     }

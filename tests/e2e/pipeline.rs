@@ -276,6 +276,39 @@ fn resume_reruns_only_the_failed_stage_and_its_downstream() {
     let runs: Value = serde_json::from_slice(&list.stdout).expect("runs list is JSON");
     assert_eq!(runs.as_array().map(Vec::len), Some(2));
     assert_eq!(runs[0]["resumed_from"], failed_id.as_str());
+
+    let state = dir.join("state");
+    let state = state.to_str().expect("utf-8");
+    let show_run = host(&["runs", "show", &failed_id, "--state-dir", state]);
+    assert!(show_run.status.success(), "{}", show(&show_run));
+    let text = String::from_utf8_lossy(&show_run.stdout);
+    assert!(text.contains("first") && text.contains("hostile fixture panics on purpose"), "{text}");
+    let stats = host(&["runs", "stats", "--state-dir", state, "--json"]);
+    assert!(stats.status.success(), "{}", show(&stats));
+    let stats: Value = serde_json::from_slice(&stats.stdout).expect("stats are JSON");
+    assert_eq!(stats["runs"], 2, "{stats}");
+}
+
+#[test]
+fn only_reruns_one_stage_on_the_latest_outputs() {
+    let dir = scratch("pipeline-only");
+    let file = hostile_pipeline(&dir, true);
+    let (output, _) = run_pipeline(&file, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+    let (output, only) = run_pipeline(&file, &["--only", "second"]);
+    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+    assert_eq!(
+        statuses(&only),
+        vec![
+            ("ingest_items".to_owned(), "skipped".to_owned()),
+            ("first".to_owned(), "skipped".to_owned()),
+            ("second".to_owned(), "success".to_owned()),
+            ("side".to_owned(), "skipped".to_owned()),
+        ]
+    );
+    let output = host(&["run", "--pipeline", file.to_str().expect("utf-8"), "--only", "nope"]);
+    assert_eq!(output.status.code(), Some(3), "{}", show(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--only nope: no such stage"), "{}", show(&output));
 }
 
 #[test]

@@ -109,7 +109,7 @@ pub fn run_data_stage(ctx: &StageContext<'_>) -> Result<StageReport, String> {
             writers.finish()?;
             Ok(StageReport {
                 rows_in: stats.rows_in,
-                rows_out: stats.rows_out - rows_rejected,
+                rows_out: stats.rows_out.saturating_sub(rows_rejected),
                 rows_rejected,
                 bytes_in: stats.bytes_in,
                 bytes_out: stats.bytes_out,
