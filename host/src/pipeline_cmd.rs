@@ -231,6 +231,10 @@ fn print_summary(outcome: &run::RunOutcome, summary: &std::path::Path) {
             StageStatus::Pending | StageStatus::Running => println!("  ? {}: {}", stage.name, stage.status.as_str()),
         }
     }
+    for check in &outcome.checks {
+        let mark = if check.passed { "✓" } else { "✗" };
+        println!("  {mark} check {}: {}", check.check, check.detail);
+    }
     println!("summary: {}", summary.display());
 }
 

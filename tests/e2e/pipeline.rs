@@ -82,6 +82,11 @@ fn the_sample_pipeline_succeeds_with_overlapping_ingests_and_conserves_rows() {
     assert_eq!(raw, 20_000);
     assert_eq!(raw, rows("transform_orders", "rows_out") + quarantined);
     assert!(quarantined > 0);
+    // The pipeline's own checks held: conservation and the three equal sums.
+    let checks = run["checks"].as_array().expect("checks");
+    assert_eq!(checks.len(), 2, "{run}");
+    assert!(checks.iter().all(|c| c["passed"] == true), "{run}");
+
     // The warehouse loads every fact row (plus the dimensions and the daily table).
     assert!(rows("load_warehouse", "rows_in") > rows("transform_orders", "rows_out"));
 
@@ -309,6 +314,25 @@ fn only_reruns_one_stage_on_the_latest_outputs() {
     let output = host(&["run", "--pipeline", file.to_str().expect("utf-8"), "--only", "nope"]);
     assert_eq!(output.status.code(), Some(3), "{}", show(&output));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--only nope: no such stage"), "{}", show(&output));
+}
+
+#[test]
+fn a_violated_check_fails_the_run_with_its_figures() {
+    let dir = scratch("pipeline-check");
+    let file = hostile_pipeline(&dir, true);
+    let conserved = "checks.conservation=[{source: ingest_items, output: side}]";
+    let (output, run) = run_pipeline(&file, &["--set", conserved]);
+    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+    assert_eq!(run["checks"][0]["detail"], "raw rows 3 = 2 on side.out + 1 quarantined");
+
+    // `first` now invents rows: 5 out of 2, so the rows no longer add up.
+    let invented = "checks.conservation=[{source: ingest_items, output: first}]";
+    let (output, run) =
+        run_pipeline(&file, &["--set", invented, "--set", "stages.first.config={mode: huge_output, rows: 5}"]);
+    assert_eq!(output.status.code(), Some(2), "{}", show(&output));
+    assert_eq!(run["status"], "failed");
+    assert_eq!(run["checks"][0]["passed"], false);
+    assert_eq!(run["checks"][0]["detail"], "raw rows 3 ≠ 5 on first.out + 1 quarantined");
 }
 
 #[test]

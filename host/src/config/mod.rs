@@ -7,7 +7,7 @@ mod plan;
 
 pub use load::{LoadError, Loaded, Source, load};
 pub use model::{
-    ColumnConfig, IngestConfig, LimitsOverride, Paths, PipelineFile, ReportConfig, StageConfig, StageDefaults,
-    TableConfig, TableMode,
+    Checks, ColumnConfig, ConservationCheck, IngestConfig, LimitsOverride, Paths, PipelineFile, ReportConfig,
+    StageConfig, StageDefaults, TableConfig, TableMode,
 };
-pub use plan::{INGEST_OUTPUTS, Plan, PlanError, PlannedStage, StageKind, Upstream, plan};
+pub use plan::{INGEST_OUTPUTS, Plan, PlanError, PlannedCheck, PlannedStage, StageKind, Upstream, plan};

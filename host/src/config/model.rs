@@ -24,6 +24,30 @@ pub struct PipelineFile {
     #[serde(default)]
     pub defaults: StageDefaults,
     pub stages: Vec<StageConfig>,
+    /// Invariants checked after every run; a violated one fails the run with its figures.
+    #[serde(default)]
+    pub checks: Checks,
+}
+
+/// Invariants a run must hold (the spec's "nothing is dropped silently").
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checks {
+    /// Rows read by an ingest stage = rows of an output + rows quarantined from that source.
+    #[serde(default)]
+    pub conservation: Vec<ConservationCheck>,
+    /// Each list's decimal columns (`stage.port:column`) must sum to the same value.
+    #[serde(default)]
+    pub equal_sums: Vec<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConservationCheck {
+    /// The ingest stage whose rows are counted.
+    pub source: String,
+    /// `stage` or `stage.port`: where the rows that made it through end up.
+    pub output: String,
 }
 
 fn default_plugin_dir() -> PathBuf {

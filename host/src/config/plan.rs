@@ -28,6 +28,16 @@ pub struct Plan {
     pub graph: Graph,
     /// Stages in a valid run order.
     pub order: Vec<usize>,
+    pub checks: Vec<PlannedCheck>,
+}
+
+/// An invariant checked after the run.
+#[derive(Debug, Clone)]
+pub enum PlannedCheck {
+    /// Rows read by ingest stage `source` = rows on `output` + rows quarantined from `quarantine`.
+    Conservation { source: usize, quarantine: String, output: Upstream },
+    /// These decimal columns sum to the same value: (output, column, as written).
+    EqualSums { columns: Vec<(Upstream, String, String)> },
 }
 
 impl Plan {
@@ -224,6 +234,41 @@ pub fn plan(file: &PipelineFile, path: &Path, runtime: &Runtime) -> Result<Plan,
         });
     }
 
+    let mut checks = Vec::new();
+    for check in &file.checks.conservation {
+        let source = names.iter().position(|n| *n == check.source);
+        let quarantine = source.and_then(|s| match stages.iter().find(|p| p.name == names[s]).map(|p| &p.kind) {
+            Some(StageKind::Ingest { source, .. }) => Some(source.clone()),
+            _ => None,
+        });
+        let output = resolve("checks", "conservation output", &check.output, &mut problems);
+        match (source, quarantine, output) {
+            (Some(source), Some(quarantine), Some(output)) => {
+                checks.push(PlannedCheck::Conservation { source, quarantine, output })
+            }
+            (_, None, _) => {
+                problems.push(format!("checks: conservation source \"{}\" is not an ingest stage", check.source))
+            }
+            _ => {}
+        }
+    }
+    for (i, group) in file.checks.equal_sums.iter().enumerate() {
+        let mut columns = Vec::new();
+        for reference in group {
+            let Some((output, column)) = reference.split_once(':') else {
+                problems.push(format!("checks: equal_sums[{i}]: \"{reference}\" is not `stage.port:column`"));
+                continue;
+            };
+            if let Some(up) = resolve("checks", &format!("equal_sums[{i}]"), output, &mut problems) {
+                columns.push((up, column.to_owned(), reference.clone()));
+            }
+        }
+        if group.len() < 2 {
+            problems.push(format!("checks: equal_sums[{i}] needs at least two columns"));
+        }
+        checks.push(PlannedCheck::EqualSums { columns });
+    }
+
     let graph = Graph::new(names.iter().map(|n| (*n).to_owned()).collect(), deps);
     let order = match graph.topological_order() {
         Ok(order) => order,
@@ -235,7 +280,7 @@ pub fn plan(file: &PipelineFile, path: &Path, runtime: &Runtime) -> Result<Plan,
     if !problems.is_empty() || stages.len() != file.stages.len() {
         return Err(PlanError { path: path.to_owned(), problems });
     }
-    Ok(Plan { pipeline: file.pipeline.clone(), paths: file.paths.clone(), stages, graph, order })
+    Ok(Plan { pipeline: file.pipeline.clone(), paths: file.paths.clone(), stages, graph, order, checks })
 }
 
 struct Partial {

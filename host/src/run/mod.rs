@@ -2,6 +2,7 @@
 //! schedules them, and gathers what happened.
 
 mod artifacts;
+mod checks;
 mod sinks;
 mod stages;
 
@@ -16,6 +17,7 @@ use crate::dag::scheduler::{self, Observer, TaskResult, TaskSpec};
 use crate::dag::{RunStatus, StageStatus};
 
 pub use artifacts::Artifacts;
+pub use checks::CheckOutcome;
 pub use stages::{StageContext, StageReport};
 
 /// How to run a plan.
@@ -64,6 +66,8 @@ pub struct RunOutcome {
     /// Rows written to the quarantine, per source.
     pub quarantine: Vec<(String, u64)>,
     pub quarantine_error: Option<String>,
+    /// The pipeline's `checks:`, with their figures.
+    pub checks: Vec<CheckOutcome>,
 }
 
 /// A run could not start.
@@ -139,6 +143,16 @@ pub fn run(plan: &Plan, options: &RunOptions, observer: &dyn RunObserver) -> Res
         }
     };
     let status = if quarantine_error.is_some() { RunStatus::Failed } else { status };
+    // The invariants, on what the run produced (a failed run has nothing whole to check).
+    let checks = if status == RunStatus::Failed { Vec::new() } else { checks::evaluate(plan, &artifacts, &quarantine) };
+    for check in &checks {
+        if check.passed {
+            tracing::info!(check = %check.check, detail = %check.detail, "check held");
+        } else {
+            tracing::error!(check = %check.check, detail = %check.detail, "check violated: failing the run");
+        }
+    }
+    let status = if checks.iter().any(|c| !c.passed) { RunStatus::Failed } else { status };
     Ok(RunOutcome {
         run_id: options.run_id.clone(),
         pipeline: plan.pipeline.clone(),
@@ -148,6 +162,7 @@ pub fn run(plan: &Plan, options: &RunOptions, observer: &dyn RunObserver) -> Res
         stages,
         quarantine,
         quarantine_error,
+        checks,
     })
 }
 
