@@ -25,9 +25,23 @@ run *args:
     target/release/host run --pipeline config/ecommerce.yaml {{ args }}
 
 # Formatting check, then every test: unit, SDK harness, plugins natively, end-to-end on real wasm.
-test:
+test: interop-env
     cargo fmt --all --check
     cargo test --release --workspace
+
+# The DuckDB interoperability test's Python venv: target/py-interop with tests/interop/requirements.txt (idempotent).
+interop-env:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    venv=target/py-interop
+    want="$(sha256sum tests/interop/requirements.txt | cut -d' ' -f1)"
+    if [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" = "$want" ] && "$venv/bin/python" -c 'import duckdb' 2>/dev/null; then
+        exit 0
+    fi
+    "${PYTHON:-python3}" -m venv --clear "$venv"
+    "$venv/bin/python" -m pip install --disable-pip-version-check --quiet -r tests/interop/requirements.txt
+    echo "$want" > "$venv/.requirements.sha256"
+    echo "interop-env: $("$venv/bin/python" -c 'import duckdb, sys; print("Python", sys.version.split()[0], "DuckDB", duckdb.__version__)') in $venv"
 
 # Clippy with warnings as errors, on the host, the SDK and the plugins (native and wasm).
 lint:
@@ -35,10 +49,28 @@ lint:
     cargo clippy --release --workspace --all-targets -- -D warnings
     cargo clippy --profile plugin --target wasm32-wasip2 {{ plugins }} -- -D warnings
 
+# End-to-end benchmark vs DuckDB and Polars, outputs checked equal (BENCHMARKS.md): `just bench sizes=1000000 runs=1`.
+bench *args:
+    just build-plugins
+    cargo build --release
+    just bench-venv
+    target/py-bench/bin/python bench/run.py {{ args }}
+
+# The benchmark's Python environment: target/py-bench with bench/requirements.txt (idempotent).
+bench-venv:
+    @[ -x target/py-bench/bin/python ] || python3 -m venv target/py-bench
+    @cmp -s bench/requirements.txt target/py-bench/requirements.txt || \
+        { target/py-bench/bin/pip install --quiet -r bench/requirements.txt && cp bench/requirements.txt target/py-bench/; }
+
 # The boundary benchmark: identity plugin in the sandbox vs the same stage natively.
-bench rows="1000000" batches="8":
+bench-boundary rows="1000000" batches="8":
     just build-plugins
     cargo bench -p host --bench boundary -- --rows {{ rows }} --batches {{ batches }}
+
+# Per-stage throughput: every plugin stage of config/ecommerce.yaml on generated data, wasm vs native.
+bench-stages rows="1000000":
+    just build-plugins
+    cargo bench -p host --bench stages -- --rows {{ rows }}
 
 # What CI runs (.ci/run).
 ci:

@@ -3,7 +3,7 @@
 //!
 //! `cargo bench -p host --bench boundary -- --rows 1000000 --batches 8`
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use arrow_array::RecordBatch;
 use host::runtime::{Limits, Runtime, RuntimeOptions};
@@ -11,18 +11,16 @@ use host::runtime::{Limits, Runtime, RuntimeOptions};
 #[allow(dead_code)]
 #[path = "../../tests/e2e/common.rs"]
 mod common;
+#[allow(dead_code)]
+mod support;
+
+use support::{Args, mb, median, ms};
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str, default: usize| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .map_or(default, |v| v.parse().unwrap_or_else(|_| panic!("{name} takes a number, got {v}")))
-    };
-    let rows = arg("--rows", 1_000_000);
-    let batches = arg("--batches", 8);
-    let repeats = arg("--repeats", 5);
+    let args = Args::from_env();
+    let rows = args.number("--rows", 1_000_000);
+    let batches = args.number("--batches", 8);
+    let repeats = args.number("--repeats", 5);
 
     let batch = common::orders(rows);
     let bytes = batch.get_array_memory_size();
@@ -97,18 +95,4 @@ fn load_times() {
     };
     let warm = median(9, || runtime().load(&path).expect("identity loads from cache").load_time());
     println!("plugin load: first compile {:.0} ms, warm compile cache {:.2} ms", ms(cold), ms(warm));
-}
-
-fn median(repeats: usize, mut f: impl FnMut() -> Duration) -> Duration {
-    let mut times: Vec<Duration> = (0..repeats.max(1)).map(|_| f()).collect();
-    times.sort();
-    times[times.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn mb(bytes: usize) -> f64 {
-    bytes as f64 / 1e6
 }

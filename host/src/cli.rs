@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::console::LogFormat;
+
 /// Batch ETL pipelines whose stages are sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
 #[command(name = "host", version, about, propagate_version = true)]
@@ -25,6 +27,9 @@ pub struct GlobalArgs {
     /// More log output (-v: debug, -vv: trace). `RUST_LOG` overrides it.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Log lines as text or as one JSON object per line (stderr and the run's log file).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +111,9 @@ pub struct RunArgs {
     /// Print the run's outcome as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// No live progress display (it is shown only when stderr is a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

@@ -9,17 +9,6 @@ use serde::Serialize;
 use crate::cli::{Cli, Command, GlobalArgs, PluginCommand};
 use crate::exit;
 
-pub fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "info",
-        1 => "debug",
-        _ => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-}
-
 pub fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Run(args) => crate::pipeline_cmd::run(&args, &runtime(&cli.global)?),

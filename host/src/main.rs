@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod console;
 mod pipeline_cmd;
 
 use std::process::ExitCode;
@@ -31,7 +32,7 @@ fn main() -> ExitCode {
             };
         }
     };
-    commands::init_logging(cli.global.verbose);
+    console::init_logging(cli.global.verbose, cli.global.log_format);
     match commands::dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {

@@ -10,10 +10,11 @@ use host::config::{self, Plan};
 use host::dag::{RunStatus, StageStatus};
 use host::run::{self, PreviousRun, RunObserver, RunOptions, StageOutcome};
 use host::runtime::Runtime;
-use host::state::{self, NewRun, RunStore, StageRecord, Timestamp};
+use host::state::{self, CheckRecord, NewRun, RunStore, StageRecord, Timestamp};
 use sha2::{Digest, Sha256};
 
 use crate::cli::{GraphFormat, PipelineArgs, RunArgs, RunsCommand, StateArgs};
+use crate::console;
 use crate::exit;
 
 /// A configuration problem: exit code 3.
@@ -116,15 +117,28 @@ pub fn run(args: &RunArgs, runtime: &Runtime) -> Result<u8> {
         resumed_from: previous.as_ref().map(|p| p.run_id.clone()),
         config_digest: digest,
     })?;
+    let log_path = run::run_dir(&plan, &run_id).join("run.log");
+    if let Err(error) = console::open_run_log(&log_path) {
+        tracing::warn!(path = %log_path.display(), %error, "cannot write the run's log file");
+    }
     tracing::info!(run_id = %run_id, pipeline = %plan.pipeline, date = %logical_date, "run started");
 
     let recorder = Recorder { store: Mutex::new(store), run_id: run_id.clone(), started: Mutex::new(HashMap::new()) };
     let options = RunOptions { run_id: run_id.clone(), logical_date, parallelism, only: args.only.clone(), previous };
-    let outcome = run::run(&plan, &options, &recorder)?;
+    let live = console::LiveProgress::start(&run_id, plan.stages.len(), !args.no_progress);
+    let outcome = run::run(&plan, &options, &(&recorder, &live));
+    drop(live);
+    let outcome = outcome?;
 
     let store = recorder.store.into_inner().unwrap_or_else(|e| e.into_inner());
+    if let Err(error) = store.record_checks(&run_id, &check_records(&outcome.checks)) {
+        // Still finish the run: its status matters more than the record of its checks.
+        tracing::error!(%error, "cannot record the checks in the run store");
+    }
     store.finish_run(&run_id, outcome.status, Timestamp::now())?;
     let summary = store.write_summary(&plan.paths.state, &run_id)?;
+    tracing::info!(run_id = %run_id, status = outcome.status.as_str(), seconds = outcome.duration_s, "run finished");
+    console::close_run_log();
 
     if args.json {
         let mut out = std::io::stdout().lock();
@@ -160,6 +174,19 @@ fn previous_run(store: &RunStore, plan: &Plan, args: &RunArgs) -> Result<Option<
         .map(|s| s.record.stage.clone())
         .collect();
     Ok(Some(PreviousRun { run_id: detail.run.id.clone(), succeeded, resume: args.resume.is_some() }))
+}
+
+/// The run's checks as the run store records them.
+fn check_records(checks: &[run::CheckOutcome]) -> Vec<CheckRecord> {
+    checks
+        .iter()
+        .map(|c| CheckRecord {
+            name: c.check.clone(),
+            passed: c.passed,
+            detail: c.detail.clone(),
+            figures: c.figures.clone(),
+        })
+        .collect()
 }
 
 /// Writes every stage change to the run store.

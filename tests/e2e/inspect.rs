@@ -16,14 +16,14 @@ fn inspects_every_built_plugin_in_text_and_json() {
         let text = host(&["plugin", "inspect", path]);
         assert!(text.status.success(), "{}", show(&text));
         let stdout = String::from_utf8_lossy(&text.stdout);
-        for heading in ["sha256", "contract  etl:stage@0.1.0", "inputs", "outputs", "config", "imports"] {
+        for heading in ["sha256", "contract  etl:stage@0.2.0", "inputs", "outputs", "config", "imports"] {
             assert!(stdout.contains(heading), "missing {heading:?} in:\n{stdout}");
         }
 
         let json = host(&["plugin", "inspect", "--json", path]);
         assert!(json.status.success(), "{}", show(&json));
         let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("inspect --json prints JSON");
-        assert_eq!(value["contract"], "etl:stage@0.1.0");
+        assert_eq!(value["contract"], "etl:stage@0.2.0");
         assert_eq!(value["sha256"].as_str().map(str::len), Some(64));
         assert!(value["inputs"].is_array() && value["outputs"].is_array(), "{value}");
         let imports = value["imports"].as_array().expect("imports is an array");
@@ -50,7 +50,7 @@ fn refuses_a_plugin_built_for_another_contract() {
     assert_eq!(output.status.code(), Some(2), "{}", show(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("was built for contract etl:stage@9.0.0, but this host speaks etl:stage@0.1.0"),
+        stderr.contains("was built for contract etl:stage@9.0.0, but this host speaks etl:stage@0.2.0"),
         "{stderr}"
     );
 }

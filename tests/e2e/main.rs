@@ -2,7 +2,11 @@
 //! built by `just build-plugins`.
 
 mod common;
+mod crash;
 mod generate;
+mod golden;
 mod inspect;
+mod interop;
 mod pipeline;
+mod rerun;
 mod sandbox;

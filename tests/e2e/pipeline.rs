@@ -5,53 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::common::{host, plugin_dir, root, scratch, show};
-
-/// Generates sample data into `dir/raw` and returns the `--set` arguments that point the
-/// e-commerce pipeline at `dir`.
-fn ecommerce_in(dir: &Path, orders: &str) -> Vec<String> {
-    let raw = dir.join("raw");
-    let output = host(&["generate-data", "--orders", orders, "--seed", "42", "--out", raw.to_str().expect("utf-8")]);
-    assert!(output.status.success(), "{}", show(&output));
-    let mut set = Vec::new();
-    for (key, sub) in [
-        ("raw_data", "raw"),
-        ("warehouse", "warehouse"),
-        ("quarantine", "quarantine"),
-        ("reports", "reports"),
-        ("state", "state"),
-    ] {
-        set.push("--set".to_owned());
-        set.push(format!("paths.{key}={}", dir.join(sub).display()));
-    }
-    set.push("--set".to_owned());
-    set.push(format!("plugin_dir={}", plugin_dir().display()));
-    set
-}
-
-fn run_host(args: &[String]) -> std::process::Output {
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    host(&args)
-}
-
-fn summary(state: &Path, run_id: &str) -> Value {
-    let path = state.join("runs").join(run_id).join("summary.json");
-    serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
-        .expect("summary is JSON")
-}
-
-fn stage<'a>(summary: &'a Value, name: &str) -> &'a Value {
-    summary["stages"]
-        .as_array()
-        .expect("stages")
-        .iter()
-        .find(|s| s["stage"] == name)
-        .unwrap_or_else(|| panic!("no stage {name} in {summary}"))
-}
-
-fn outcome(output: &std::process::Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("--json output: {e}\n{}", show(output)))
-}
+use crate::common::{
+    ecommerce_in, host, host_logging, outcome, plugin_dir, root, run_host, scratch, show, stage, summary,
+};
 
 #[test]
 fn the_sample_pipeline_succeeds_with_overlapping_ingests_and_conserves_rows() {
@@ -333,6 +289,21 @@ fn a_violated_check_fails_the_run_with_its_figures() {
     assert_eq!(run["status"], "failed");
     assert_eq!(run["checks"][0]["passed"], false);
     assert_eq!(run["checks"][0]["detail"], "raw rows 3 ≠ 5 on first.out + 1 quarantined");
+
+    // The run store has the checks too: in summary.json with their figures, and in `runs show`.
+    let (run_id, state) = (run["run_id"].as_str().expect("run id"), dir.join("state"));
+    let expected = serde_json::json!([{
+        "name": "conservation(ingest_items)",
+        "passed": false,
+        "detail": "raw rows 3 ≠ 5 on first.out + 1 quarantined",
+        "figures": {"raw_rows": 3, "output_rows": 5, "quarantined": 1},
+    }]);
+    assert_eq!(summary(&state, run_id)["checks"], expected);
+    assert_eq!(run["checks"][0]["figures"], expected[0]["figures"]);
+    let shown = host(&["runs", "show", run_id, "--state-dir", state.to_str().expect("utf-8")]);
+    assert!(shown.status.success(), "{}", show(&shown));
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("✗  conservation(ingest_items)\n   raw rows 3 ≠ 5 on first.out + 1 quarantined\n"), "{text}");
 }
 
 #[test]
@@ -350,4 +321,58 @@ fn graph_prints_mermaid_and_dot() {
         "{}",
         show(&dot)
     );
+}
+
+#[test]
+fn a_stage_that_fails_once_is_retried_and_the_run_log_has_both_attempts() {
+    let dir = scratch("pipeline-retry");
+    let file = hostile_pipeline(&dir, true);
+    let pipeline = file.to_str().expect("utf-8");
+    let output = host_logging(
+        &[
+            "run",
+            "--pipeline",
+            pipeline,
+            "--json",
+            "--date",
+            "2024-06-30",
+            "--log-format",
+            "json",
+            "--set",
+            "stages.first.config.mode=flaky",
+            "--set",
+            "stages.first.config.fail_attempts=1",
+            "--set",
+            "stages.first.retries=2",
+        ],
+        "info",
+    );
+    let run = outcome(&output);
+    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+    let first = run["stages"].as_array().expect("stages").iter().find(|s| s["name"] == "first").expect("first").clone();
+    assert_eq!((first["status"].as_str(), first["attempts"].as_u64()), (Some("success"), Some(2)), "{first}");
+    assert_eq!(first["report"]["rows_out"], 2, "the retry starts over: no rows from the failed attempt: {first}");
+    assert_eq!(status_of(&run, "second"), "success");
+
+    // Every line on stderr and in the run's log file is a JSON object; the file has the plugin's
+    // view of both attempts (through etl:stage/context) and the retry between them.
+    let run_id = run["run_id"].as_str().expect("run id");
+    let parse = |text: &str| -> Vec<Value> {
+        text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect()
+    };
+    let stderr = parse(&String::from_utf8_lossy(&output.stderr));
+    assert!(stderr.iter().any(|e| e["message"] == "run started" && e["run_id"] == run_id), "{stderr:?}");
+    let log = std::fs::read_to_string(dir.join("state/runs").join(run_id).join("run.log")).expect("run.log");
+    let log = parse(&log);
+    for attempt in [1, 2] {
+        let said = format!("run {run_id} dated 2024-06-30: stage first attempt {attempt}");
+        assert!(
+            log.iter().any(|e| e["message"] == said.as_str() && e["stage"] == "first" && e["plugin"] == "hostile.wasm"),
+            "no `{said}` in the run log: {log:?}"
+        );
+    }
+    let retry = log.iter().find(|e| e["message"] == "stage failed; retrying").expect("a retry in the run log");
+    assert_eq!((retry["stage"].as_str(), retry["attempt"].as_u64()), (Some("first"), Some(1)), "{retry}");
+    assert!(retry["error"].as_str().is_some_and(|e| e.contains("attempt 1 fails on purpose")), "{retry}");
+    assert!(log.iter().any(|e| e["message"] == "run finished" && e["status"] == "success"), "{log:?}");
 }

@@ -2,9 +2,11 @@
 //! silently, and totals that must agree do.
 
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::config::{Plan, PlannedCheck};
 use crate::sinks::{AMOUNT_SCALE, decimal_sum};
+use crate::state::Figures;
 
 use super::artifacts::Artifacts;
 
@@ -14,6 +16,10 @@ pub struct CheckOutcome {
     pub check: String,
     pub passed: bool,
     pub detail: String,
+    /// The figures compared, by name (none when they could not be computed): conservation's
+    /// `raw_rows`, `output_rows` and `quarantined`; each summed column's label and its sum as a
+    /// decimal string.
+    pub figures: Figures,
 }
 
 /// Evaluates every check of `plan` on the run's artifacts and quarantine totals.
@@ -45,9 +51,14 @@ fn evaluate_one(
                         name(output.stage),
                         output.port
                     );
-                    CheckOutcome { check, passed, detail }
+                    let figures = Figures(vec![
+                        ("raw_rows".to_owned(), Value::from(raw)),
+                        ("output_rows".to_owned(), Value::from(out)),
+                        ("quarantined".to_owned(), Value::from(q)),
+                    ]);
+                    CheckOutcome { check, passed, detail, figures }
                 }
-                Err(detail) => CheckOutcome { check, passed: false, detail },
+                Err(detail) => CheckOutcome { check, passed: false, detail, figures: Figures::default() },
             }
         }
         PlannedCheck::EqualSums { columns } => {
@@ -72,9 +83,16 @@ fn evaluate_one(
                         .map(|((_, _, label), sum)| format!("{label} = {}", decimal(*sum)))
                         .collect::<Vec<_>>()
                         .join(if passed { " = " } else { " vs " });
-                    CheckOutcome { check, passed, detail }
+                    let figures = Figures(
+                        columns
+                            .iter()
+                            .zip(&sums)
+                            .map(|((_, _, label), sum)| (label.clone(), decimal(*sum).into()))
+                            .collect(),
+                    );
+                    CheckOutcome { check, passed, detail, figures }
                 }
-                Err(detail) => CheckOutcome { check, passed: false, detail },
+                Err(detail) => CheckOutcome { check, passed: false, detail, figures: Figures::default() },
             }
         }
     }

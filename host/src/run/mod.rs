@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::config::{Plan, StageKind};
 use crate::dag::scheduler::{self, Observer, TaskResult, TaskSpec};
 use crate::dag::{RunStatus, StageStatus};
+use crate::runtime::RunInfo;
 
 pub use artifacts::Artifacts;
 pub use checks::CheckOutcome;
@@ -83,7 +84,44 @@ pub enum RunError {
 pub trait RunObserver: Sync {
     fn stage_started(&self, _stage: &str, _attempt: u32) {}
     fn stage_retrying(&self, _stage: &str, _attempt: u32, _error: &str, _wait: Duration) {}
+    /// The rows a running stage has read so far in this attempt; called once per batch.
+    fn stage_progress(&self, _stage: &str, _rows_in: u64) {}
     fn stage_finished(&self, _outcome: &StageOutcome) {}
+}
+
+/// Both observers see everything, the first first.
+impl<A: RunObserver, B: RunObserver> RunObserver for (A, B) {
+    fn stage_started(&self, stage: &str, attempt: u32) {
+        self.0.stage_started(stage, attempt);
+        self.1.stage_started(stage, attempt);
+    }
+    fn stage_retrying(&self, stage: &str, attempt: u32, error: &str, wait: Duration) {
+        self.0.stage_retrying(stage, attempt, error, wait);
+        self.1.stage_retrying(stage, attempt, error, wait);
+    }
+    fn stage_progress(&self, stage: &str, rows_in: u64) {
+        self.0.stage_progress(stage, rows_in);
+        self.1.stage_progress(stage, rows_in);
+    }
+    fn stage_finished(&self, outcome: &StageOutcome) {
+        self.0.stage_finished(outcome);
+        self.1.stage_finished(outcome);
+    }
+}
+
+impl<T: RunObserver + ?Sized> RunObserver for &T {
+    fn stage_started(&self, stage: &str, attempt: u32) {
+        (**self).stage_started(stage, attempt);
+    }
+    fn stage_retrying(&self, stage: &str, attempt: u32, error: &str, wait: Duration) {
+        (**self).stage_retrying(stage, attempt, error, wait);
+    }
+    fn stage_progress(&self, stage: &str, rows_in: u64) {
+        (**self).stage_progress(stage, rows_in);
+    }
+    fn stage_finished(&self, outcome: &StageOutcome) {
+        (**self).stage_finished(outcome);
+    }
 }
 
 /// Runs `plan` and returns what happened. Stage failures are in the outcome, not errors.
@@ -119,13 +157,15 @@ pub fn run(plan: &Plan, options: &RunOptions, observer: &dyn RunObserver) -> Res
         .collect();
     let bridge = Bridge { plan, observer };
     let (results, status) =
-        scheduler::run(&plan.graph, &tasks, &selected, options.parallelism, &bridge, |stage, _attempt| {
+        scheduler::run(&plan.graph, &tasks, &selected, options.parallelism, &bridge, |stage, attempt| {
             let planned = &plan.stages[stage];
             let ctx = StageContext {
                 stage: planned,
                 names: &names,
                 artifacts: &artifacts,
                 deadline: Instant::now() + planned.timeout,
+                run: RunInfo { run_id: options.run_id.clone(), logical_date: options.logical_date.clone(), attempt },
+                observer,
             };
             match &planned.kind {
                 StageKind::Ingest { .. } | StageKind::Plugin { .. } => stages::run_data_stage(&ctx),

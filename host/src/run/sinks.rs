@@ -25,6 +25,7 @@ pub fn run_sink_stage(ctx: &StageContext<'_>, plan: &Plan) -> Result<StageReport
                             let batch = batch?;
                             ctx.check_deadline()?;
                             report.rows_in += batch.num_rows() as u64;
+                            ctx.progress(report.rows_in);
                             writer.write(&batch).map_err(|e| e.to_string())?;
                         }
                         writer.commit().map_err(|e| e.to_string())?

@@ -7,8 +7,9 @@ use serde::Serialize;
 
 use crate::config::{PlannedStage, StageKind};
 use crate::ingest::{IngestOptions, ingest};
-use crate::runtime::StageErrorKind;
+use crate::runtime::{RunInfo, StageErrorKind};
 
+use super::RunObserver;
 use super::artifacts::{Artifacts, PortWriters};
 
 /// What one successful stage attempt reports.
@@ -24,16 +25,30 @@ pub struct StageReport {
 }
 
 /// Everything a stage attempt needs from the run.
-#[derive(Debug)]
 pub struct StageContext<'a> {
     pub stage: &'a PlannedStage,
     /// Stage names by index, to find upstream artifacts.
     pub names: &'a [String],
     pub artifacts: &'a Artifacts,
     pub deadline: Instant,
+    /// The run and attempt, as plugins see them.
+    pub run: RunInfo,
+    /// Told the rows read so far, as the stage goes (for the progress display).
+    pub observer: &'a dyn RunObserver,
+}
+
+impl std::fmt::Debug for StageContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StageContext").field("stage", &self.stage.name).field("deadline", &self.deadline).finish()
+    }
 }
 
 impl StageContext<'_> {
+    /// Reports that the stage has read `rows_in` rows so far in this attempt.
+    pub(crate) fn progress(&self, rows_in: u64) {
+        self.observer.stage_progress(&self.stage.name, rows_in);
+    }
+
     pub(crate) fn check_deadline(&self) -> Result<(), String> {
         if Instant::now() > self.deadline { Err(self.timeout_message()) } else { Ok(()) }
     }
@@ -57,8 +72,11 @@ pub fn run_data_stage(ctx: &StageContext<'_>) -> Result<StageReport, String> {
             let mut options = IngestOptions::new(stage.name.clone());
             options.batch_rows = *batch_rows;
             let mut writers = PortWriters::default();
+            let mut rows_read = 0;
             let stats = ingest(path, schema, &options, |batch| -> Result<(), anyhow::Error> {
                 ctx.check_deadline().map_err(anyhow::Error::msg)?;
+                rows_read += (batch.valid.num_rows() + batch.rejected.num_rows()) as u64;
+                ctx.progress(rows_read);
                 if batch.valid.num_rows() > 0 {
                     writers.write(ctx.artifacts, &stage.name, "out", &batch.valid).map_err(anyhow::Error::msg)?;
                 }
@@ -82,7 +100,8 @@ pub fn run_data_stage(ctx: &StageContext<'_>) -> Result<StageReport, String> {
         StageKind::Plugin { plugin, config, limits, inputs } => {
             let mut limits = limits.clone();
             limits.call_timeout = limits.call_timeout.min(ctx.remaining());
-            let mut instance = plugin.open(&stage.name, config, &limits).map_err(|e| plugin_error(ctx, e.kind))?;
+            let mut instance =
+                plugin.open_in_run(&stage.name, &ctx.run, config, &limits).map_err(|e| plugin_error(ctx, e.kind))?;
             let mut writers = PortWriters::default();
             let mut emit = |outputs: Vec<crate::runtime::Output>| -> Result<(), String> {
                 for output in outputs {
@@ -92,12 +111,15 @@ pub fn run_data_stage(ctx: &StageContext<'_>) -> Result<StageReport, String> {
                 }
                 Ok(())
             };
+            let mut rows_read = 0;
             for (port, upstream) in inputs {
                 for batch in ctx.artifacts.read(&ctx.names[upstream.stage], &upstream.port)? {
                     let batch = batch?;
                     ctx.check_deadline()?;
                     instance.set_call_timeout(limits.call_timeout.min(ctx.remaining()));
                     emit(instance.push(port, &batch).map_err(|e| plugin_error(ctx, e.kind))?)?;
+                    rows_read += batch.num_rows() as u64;
+                    ctx.progress(rows_read);
                 }
             }
             ctx.check_deadline()?;

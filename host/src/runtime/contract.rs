@@ -6,7 +6,7 @@ use std::fmt;
 pub const CONTRACT_PACKAGE: &str = "etl:stage";
 
 /// The contract version this host was built with (the version in `wit/stage.wit`).
-pub const CONTRACT_VERSION: ContractVersion = ContractVersion { major: 0, minor: 1, patch: 0 };
+pub const CONTRACT_VERSION: ContractVersion = ContractVersion { major: 0, minor: 2, patch: 0 };
 
 /// A semver version of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -19,6 +19,16 @@ use super::plugin::{Plugin, PluginInfo, PortSet, root_message};
 /// The longest log message kept from a plugin; the rest is cut.
 const MAX_LOG_MESSAGE: usize = 4096;
 
+/// The run a stage instance works for, as the plugin sees it through `etl:stage/context`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunInfo {
+    pub run_id: String,
+    /// `YYYY-MM-DD`.
+    pub logical_date: String,
+    /// 1 for the first attempt at the stage in this run.
+    pub attempt: u32,
+}
+
 /// The state of one store: the empty WASI context, the limiter and what the plugin logged.
 pub(crate) struct HostState {
     wasi: WasiCtx,
@@ -26,12 +36,13 @@ pub(crate) struct HostState {
     memory: MemoryCap,
     stage: String,
     plugin: String,
+    run: RunInfo,
     logs_left: u64,
     last_panic: Option<String>,
 }
 
 impl HostState {
-    fn new(stage: &str, plugin: &str, limits: &Limits) -> Self {
+    fn new(stage: &str, plugin: &str, run: &RunInfo, limits: &Limits) -> Self {
         // Nothing inherited or granted: no preopened directories, no environment, no arguments,
         // no stdio (reads see end of file, writes go nowhere), no network.
         let wasi = WasiCtx::builder().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
@@ -41,6 +52,7 @@ impl HostState {
             memory: MemoryCap::new(limits.memory_bytes),
             stage: stage.to_owned(),
             plugin: plugin.to_owned(),
+            run: run.clone(),
             logs_left: limits.log_records,
             last_panic: None,
         }
@@ -80,6 +92,17 @@ impl bindings::etl::stage::log::Host for HostState {
         }
         if self.logs_left == 0 {
             tracing::warn!(stage, plugin, "plugin reached its log limit; further records are dropped");
+        }
+    }
+}
+
+impl bindings::etl::stage::context::Host for HostState {
+    fn current_run(&mut self) -> bindings::etl::stage::context::Run {
+        bindings::etl::stage::context::Run {
+            id: self.run.run_id.clone(),
+            logical_date: self.run.logical_date.clone(),
+            stage: self.stage.clone(),
+            attempt: self.run.attempt,
         }
     }
 }
@@ -143,9 +166,9 @@ impl std::fmt::Debug for StageInstance {
 }
 
 impl StageInstance {
-    fn new(plugin: &Plugin, stage: &str, limits: &Limits) -> Result<Self, StageError> {
+    fn new(plugin: &Plugin, stage: &str, run: &RunInfo, limits: &Limits) -> Result<Self, StageError> {
         let runtime = &plugin.runtime;
-        let mut store = Store::new(&runtime.engine, HostState::new(stage, plugin.label(), limits));
+        let mut store = Store::new(&runtime.engine, HostState::new(stage, plugin.label(), run, limits));
         store.limiter(|state| &mut state.memory);
         store.epoch_deadline_trap();
         store.set_hostcall_fuel(usize::try_from(limits.output_bytes).unwrap_or(usize::MAX));
@@ -177,12 +200,18 @@ impl StageInstance {
 
     /// Instantiates the plugin and reads its `describe`.
     pub(crate) fn describe(plugin: &Plugin, limits: &Limits) -> Result<PluginInfo, StageError> {
-        let mut instance = Self::new(plugin, "describe", limits)?;
+        let mut instance = Self::new(plugin, "describe", &RunInfo::default(), limits)?;
         instance.call("describe", |store, bindings| bindings.etl_stage_stage().call_describe(store)).map(Into::into)
     }
 
-    pub(crate) fn open(plugin: &Plugin, stage: &str, config: &str, limits: &Limits) -> Result<Self, StageError> {
-        let mut instance = Self::new(plugin, stage, limits)?;
+    pub(crate) fn open(
+        plugin: &Plugin,
+        stage: &str,
+        run: &RunInfo,
+        config: &str,
+        limits: &Limits,
+    ) -> Result<Self, StageError> {
+        let mut instance = Self::new(plugin, stage, run, limits)?;
         let result =
             instance.call("open", |store, bindings| bindings.etl_stage_stage().instance().call_open(store, config))?;
         let handle = result.map_err(|error| instance.error(plugin_error(error)))?;

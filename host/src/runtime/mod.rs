@@ -27,6 +27,6 @@ mod plugin;
 pub use contract::{CONTRACT_PACKAGE, CONTRACT_VERSION, ContractVersion};
 pub use engine::{Runtime, RuntimeOptions};
 pub use error::{LoadError, StageError, StageErrorKind};
-pub use instance::{InstanceStats, Output, StageInstance};
+pub use instance::{InstanceStats, Output, RunInfo, StageInstance};
 pub use limits::Limits;
 pub use plugin::{CompileSource, Plugin, PluginInfo, PortInfo, PortSet};

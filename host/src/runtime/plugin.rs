@@ -14,7 +14,7 @@ use super::bindings::{PluginPre, WitInfo, WitPort, WitPorts};
 use super::contract::{CONTRACT_VERSION, ContractVersion};
 use super::engine::Runtime;
 use super::error::{LoadError, StageError};
-use super::instance::StageInstance;
+use super::instance::{RunInfo, StageInstance};
 use super::limits::Limits;
 
 /// A named input or output port.
@@ -174,7 +174,19 @@ impl Plugin {
     /// Opens a new instance for a run of stage `stage` with its `config:` block (JSON), in a
     /// fresh store limited by `limits`.
     pub fn open(&self, stage: &str, config: &str, limits: &Limits) -> Result<StageInstance, StageError> {
-        StageInstance::open(self, stage, config, limits)
+        StageInstance::open(self, stage, &RunInfo::default(), config, limits)
+    }
+
+    /// Like [`open`](Self::open), for a stage of a run: the plugin sees `run` through
+    /// `etl:stage/context`.
+    pub fn open_in_run(
+        &self,
+        stage: &str,
+        run: &RunInfo,
+        config: &str,
+        limits: &Limits,
+    ) -> Result<StageInstance, StageError> {
+        StageInstance::open(self, stage, run, config, limits)
     }
 
     pub fn path(&self) -> &Path {

@@ -14,11 +14,9 @@ use arrow_array::types::{
     BinaryType, Date32Type, Date64Type, Decimal128Type, Int8Type, Int16Type, Int32Type, Int64Type, LargeBinaryType,
     LargeUtf8Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type, Utf8Type,
 };
-use arrow_array::{
-    Array, ArrayRef, ArrowPrimitiveType, BooleanArray, GenericByteArray, PrimitiveArray, RecordBatch,
-    RecordBatchOptions, downcast_primitive, new_empty_array,
-};
+use arrow_array::{Array, ArrowPrimitiveType, RecordBatch, RecordBatchOptions, new_empty_array};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
+use arrow_select::interleave::interleave;
 
 use super::{METADATA_PREFIX, SinkError};
 
@@ -121,82 +119,17 @@ pub(crate) fn gather(
     batches: &[RecordBatch],
     rows: &[(u32, u32)],
 ) -> Result<RecordBatch, ArrowError> {
+    let indices: Vec<(usize, usize)> = rows.iter().map(|&(batch, row)| (batch as usize, row as usize)).collect();
     let mut columns = Vec::with_capacity(schema.fields().len());
     for (index, field) in schema.fields().iter().enumerate() {
-        let arrays: Vec<&ArrayRef> = batches.iter().map(|batch| batch.column(index)).collect();
+        let arrays: Vec<&dyn Array> = batches.iter().map(|batch| batch.column(index).as_ref()).collect();
         if arrays.iter().any(|array| array.data_type() != field.data_type()) {
             return Err(ArrowError::SchemaError(format!("column `{}` changes type between batches", field.name())));
         }
-        columns.push(if rows.is_empty() {
-            new_empty_array(field.data_type())
-        } else {
-            gather_array(field.data_type(), &arrays, rows)?
-        });
+        columns.push(if rows.is_empty() { new_empty_array(field.data_type()) } else { interleave(&arrays, &indices)? });
     }
     let options = RecordBatchOptions::new().with_row_count(Some(rows.len()));
     RecordBatch::try_new_with_options(schema.clone(), columns, &options)
-}
-
-fn gather_array(data_type: &DataType, arrays: &[&ArrayRef], rows: &[(u32, u32)]) -> Result<ArrayRef, ArrowError> {
-    macro_rules! primitive {
-        ($t:ty, $data_type:ident, $arrays:ident, $rows:ident) => {
-            gather_primitive::<$t>($data_type, $arrays, $rows)
-        };
-    }
-    downcast_primitive! {
-        data_type => (primitive, data_type, arrays, rows),
-        DataType::Utf8 => gather_bytes::<Utf8Type>(arrays, rows),
-        DataType::LargeUtf8 => gather_bytes::<LargeUtf8Type>(arrays, rows),
-        DataType::Binary => gather_bytes::<BinaryType>(arrays, rows),
-        DataType::LargeBinary => gather_bytes::<LargeBinaryType>(arrays, rows),
-        DataType::Boolean => {
-            let typed = downcast_all(arrays, |array| array.as_boolean_opt())?;
-            let array: BooleanArray =
-                rows.iter().map(|&(batch, row)| value(typed[batch as usize], row, BooleanArray::value)).collect();
-            Ok(Arc::new(array))
-        }
-        other => Err(ArrowError::NotYetImplemented(format!("gathering rows of a {other} column"))),
-    }
-}
-
-fn downcast_all<'a, T: ?Sized>(
-    arrays: &[&'a ArrayRef],
-    downcast: impl Fn(&'a ArrayRef) -> Option<&'a T>,
-) -> Result<Vec<&'a T>, ArrowError> {
-    arrays
-        .iter()
-        .map(|&array| {
-            downcast(array)
-                .ok_or_else(|| ArrowError::CastError(format!("a {} array is not of its type", array.data_type())))
-        })
-        .collect()
-}
-
-/// The value of `array` at `row`, or `None` if null.
-fn value<'a, A: Array, T>(array: &'a A, row: u32, get: impl Fn(&'a A, usize) -> T) -> Option<T> {
-    let row = row as usize;
-    array.is_valid(row).then(|| get(array, row))
-}
-
-fn gather_primitive<T: ArrowPrimitiveType>(
-    data_type: &DataType,
-    arrays: &[&ArrayRef],
-    rows: &[(u32, u32)],
-) -> Result<ArrayRef, ArrowError> {
-    let typed = downcast_all(arrays, |array| array.as_primitive_opt::<T>())?;
-    let array: PrimitiveArray<T> =
-        rows.iter().map(|&(batch, row)| value(typed[batch as usize], row, PrimitiveArray::value)).collect();
-    Ok(Arc::new(array.with_data_type(data_type.clone())))
-}
-
-fn gather_bytes<T: arrow_array::types::ByteArrayType>(
-    arrays: &[&ArrayRef],
-    rows: &[(u32, u32)],
-) -> Result<ArrayRef, ArrowError> {
-    let typed = downcast_all(arrays, |array| array.as_bytes_opt::<T>())?;
-    let array: GenericByteArray<T> =
-        rows.iter().map(|&(batch, row)| value(typed[batch as usize], row, GenericByteArray::value)).collect();
-    Ok(Arc::new(array))
 }
 
 /// One value as rows are ordered by: numbers (integers, decimals of one scale, dates) by value,
@@ -436,7 +369,7 @@ pub(crate) fn write_date(out: &mut String, days: i64) {
 
 #[cfg(test)]
 mod tests {
-    use arrow_array::{Date32Array, Decimal128Array, Int32Array, StringArray};
+    use arrow_array::{ArrayRef, Date32Array, Decimal128Array, Int32Array, StringArray};
     use arrow_cast::pretty::pretty_format_batches;
 
     use super::*;

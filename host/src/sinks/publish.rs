@@ -40,10 +40,24 @@ pub(crate) fn crash_point(point: &str) {
 #[inline(always)]
 pub(crate) fn crash_point(_point: &str) {}
 
+/// An `flock` held on an open file, released when dropped (or the process dies).
+///
+/// Released explicitly rather than by closing: a child process forked by another thread
+/// shares the open file until it execs, and closing only our descriptor would leave the lock
+/// held by the child's copy for that moment.
+#[derive(Debug)]
+struct Held(File);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
 /// An exclusive lock on `<parent>/.<name>.lock`, held until dropped (or the process dies).
 #[derive(Debug)]
 pub(crate) struct Lock {
-    _file: File,
+    _file: Held,
 }
 
 impl Lock {
@@ -57,7 +71,7 @@ impl Lock {
             .open(&path)
             .map_err(SinkError::io(target, "create the lock file", &path))?;
         match file.try_lock() {
-            Ok(()) => Ok(Lock { _file: file }),
+            Ok(()) => Ok(Lock { _file: Held(file) }),
             Err(TryLockError::WouldBlock) => Err(SinkError::Busy { target: target.to_owned(), path }),
             Err(TryLockError::Error(source)) => Err(SinkError::io(target, "lock", &path)(source)),
         }
@@ -99,7 +113,7 @@ pub(crate) struct Staging {
     dir: PathBuf,
     name: String,
     published: bool,
-    _lock: File,
+    _lock: Held,
 }
 
 impl Staging {
@@ -112,7 +126,7 @@ impl Staging {
                     let lock = File::open(&dir).map_err(SinkError::io(target, "open", &dir))?;
                     lock.try_lock().map_err(|error| SinkError::io(target, "lock", &dir)(error.into()))?;
                     let target = target.to_owned();
-                    return Ok(Staging { target, dir, name: name.to_owned(), published: false, _lock: lock });
+                    return Ok(Staging { target, dir, name: name.to_owned(), published: false, _lock: Held(lock) });
                 }
                 // A leftover of an earlier process with the same id.
                 Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,

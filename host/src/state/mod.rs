@@ -2,13 +2,14 @@
 //! run, under the pipeline's `paths.state` directory.
 //!
 //! ```text
-//! <state>/runs.sqlite                  runs, stage_runs, stage_metrics (WAL; schema by user_version)
+//! <state>/runs.sqlite                  runs, stage_runs, stage_metrics, run_checks (WAL; schema by user_version)
 //! <state>/runs/<run_id>/summary.json   the run's RunDetail, written atomically at the end of a run
 //! ```
 //!
 //! The scheduler holds one [`RunStore::open`] behind a `Mutex` and calls
 //! [`start_run`](RunStore::start_run), [`upsert_stage`](RunStore::upsert_stage) as each stage
-//! changes status, [`finish_run`](RunStore::finish_run) and
+//! changes status, [`record_checks`](RunStore::record_checks) with the pipeline's checks,
+//! [`finish_run`](RunStore::finish_run) and
 //! [`write_summary`](RunStore::write_summary). `host runs list/show/stats` use
 //! [`RunStore::open_read_only`] and the `render_*` functions (or print the result types as JSON)
 //! while a run may be writing.
@@ -28,8 +29,8 @@ mod tests;
 
 pub use error::StateError;
 pub use model::{
-    NewRun, ParseStatusError, RunDetail, RunStats, RunStatus, RunSummary, StageCounts, StageRecord, StageRun,
-    StageStats, StageStatus,
+    CheckRecord, Figures, NewRun, ParseStatusError, RunDetail, RunStats, RunStatus, RunSummary, StageCounts,
+    StageRecord, StageRun, StageStats, StageStatus,
 };
 pub use render::{render_run_detail, render_runs_table, render_stats};
 pub use store::{DB_FILE, RunStore};

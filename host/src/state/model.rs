@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use serde::Serialize;
-use serde::ser::{SerializeSeq, Serializer};
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 
 use super::time::Timestamp;
 
@@ -280,6 +280,50 @@ pub struct StageRun {
 pub struct RunDetail {
     pub run: RunSummary,
     pub stages: Vec<StageRun>,
+    /// The pipeline's checks as evaluated after the run, in order. Empty for a run that failed
+    /// before its checks, one still going, or one recorded by a host that didn't record them.
+    pub checks: Vec<CheckRecord>,
+}
+
+/// One of the pipeline's `checks:` as evaluated after a run (see
+/// [`RunStore::record_checks`](super::RunStore::record_checks)).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckRecord {
+    /// `conservation(ingest_orders)`, `equal_sums(daily_sales.total_amount_sum, ...)`.
+    pub name: String,
+    pub passed: bool,
+    /// The figures in words: `raw rows 20000 = 19000 on transform_orders.out + 1000 quarantined`.
+    pub detail: String,
+    pub figures: Figures,
+}
+
+/// The named figures a check compared, in order: counts as JSON integers, sums of money as
+/// exact decimal strings (`"1234.50"`). Serialized as a JSON object (`{"raw_rows": 20000, ...}`)
+/// keeping that order; stored as a JSON array of `[name, value]` pairs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Figures(pub Vec<(String, serde_json::Value)>);
+
+impl Serialize for Figures {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+impl ToSql for Figures {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        let text = serde_json::to_string(&self.0).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        Ok(ToSqlOutput::from(text))
+    }
+}
+
+impl FromSql for Figures {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        serde_json::from_str(value.as_str()?).map(Figures).map_err(|e| FromSqlError::Other(Box::new(e)))
+    }
 }
 
 /// Aggregates over the most recent finished runs (see [`RunStore::stats`]).

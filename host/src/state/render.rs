@@ -40,8 +40,22 @@ pub fn render_runs_table(runs: &[RunSummary]) -> String {
 }
 
 /// `host runs show`: the run's fields, then a table of its stages in start order, each failed
-/// stage's error and each stage's plugin metrics beneath its line.
+/// stage's error and each stage's plugin metrics beneath its line, then the pipeline's checks
+/// (`✓` held, `✗` violated), each with its figures beneath it.
 pub fn render_run_detail(detail: &RunDetail) -> String {
+    let mut out = render_run_and_stages(detail);
+    if !detail.checks.is_empty() {
+        // Names and figures can be long: each check's figures go on their own line beneath it.
+        out.push_str("\n   CHECK\n");
+        for check in &detail.checks {
+            let symbol = if check.passed { '✓' } else { '✗' };
+            let _ = writeln!(out, "{symbol}  {}\n   {}", check.name, check.detail.replace('\n', " "));
+        }
+    }
+    out
+}
+
+fn render_run_and_stages(detail: &RunDetail) -> String {
     let run = &detail.run;
     let mut out = String::new();
     let mut field = |name: &str, value: &str| {

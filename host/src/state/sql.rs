@@ -50,10 +50,28 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, stage, seq),
         FOREIGN KEY (run_id, stage) REFERENCES stage_runs (run_id, stage) ON DELETE CASCADE
     ) STRICT;",
+    // 1 → 2: the pipeline's checks evaluated after each run, in order, with their figures (a
+    // JSON array of `[name, value]` pairs).
+    "CREATE TABLE run_checks (
+        run_id  TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        seq     INTEGER NOT NULL CHECK (seq >= 0),
+        name    TEXT NOT NULL,
+        passed  INTEGER NOT NULL CHECK (passed IN (0, 1)),
+        detail  TEXT NOT NULL,
+        figures TEXT NOT NULL CHECK (json_valid(figures)),
+        PRIMARY KEY (run_id, seq)
+    ) STRICT;",
 ];
 
 /// The schema version this host reads and writes.
 pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The oldest schema a read-only store still reads (what later versions added reads as empty:
+/// runs recorded before version 2 have no checks).
+pub(super) const OLDEST_READABLE_VERSION: i64 = 1;
+
+/// The first schema version with the `run_checks` table.
+pub(super) const CHECKS_VERSION: i64 = 2;
 
 pub(super) const USER_VERSION: &str = "SELECT user_version FROM pragma_user_version";
 
@@ -120,6 +138,15 @@ pub(super) const RUN_STAGES: &str = "SELECT stage, status, attempts, started_at_
         rows_in, rows_out, rows_rejected, bytes_in, bytes_out, error, plugin_sha256
     FROM stage_runs WHERE run_id = ?1
     ORDER BY started_at_ms IS NULL, started_at_ms, rowid";
+
+pub(super) const DELETE_RUN_CHECKS: &str = "DELETE FROM run_checks WHERE run_id = ?1";
+
+pub(super) const INSERT_RUN_CHECK: &str =
+    "INSERT INTO run_checks (run_id, seq, name, passed, detail, figures) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+/// A run's checks in the order they were evaluated.
+pub(super) const RUN_CHECKS: &str =
+    "SELECT name, passed, detail, figures FROM run_checks WHERE run_id = ?1 ORDER BY seq";
 
 pub(super) const RUN_METRICS: &str =
     "SELECT stage, name, value FROM stage_metrics WHERE run_id = ?1 ORDER BY stage, seq";

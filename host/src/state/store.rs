@@ -12,7 +12,7 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OpenFlags, Row, TransactionBehavior, params};
 
 use super::model::{
-    NewRun, RunDetail, RunStats, RunStatus, RunSummary, StageCounts, StageRecord, StageRun, StageStats,
+    CheckRecord, NewRun, RunDetail, RunStats, RunStatus, RunSummary, StageCounts, StageRecord, StageRun, StageStats,
 };
 use super::{StateError, sql, time, time::Timestamp};
 
@@ -55,6 +55,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct RunStore {
     conn: Connection,
     path: PathBuf,
+    /// The schema version of the database as opened: this host's, or for a read-only store
+    /// possibly an older one it still reads.
+    version: i64,
 }
 
 impl RunStore {
@@ -79,14 +82,15 @@ impl RunStore {
             return Err(StateError::NoWal { path, mode });
         }
         conn.set_transaction_behavior(TransactionBehavior::Immediate);
-        let store = RunStore { conn, path };
+        let store = RunStore { conn, path, version: sql::SCHEMA_VERSION };
         store.migrate()?;
         Ok(store)
     }
 
     /// Opens the store of `state_dir` for reading only (`host runs list/show/stats`). It never
     /// creates or migrates anything: a missing database is [`StateError::Missing`], naming the
-    /// path.
+    /// path. A store written by an older host (schema version 1 on) reads as it is; what later
+    /// versions record (a run's checks) reads as empty.
     pub fn open_read_only(state_dir: &Path) -> Result<Self, StateError> {
         let path = state_dir.join(DB_FILE);
         if matches!(fs::metadata(&path), Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
@@ -95,16 +99,15 @@ impl RunStore {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&path, flags).map_err(|e| open_error(&path, e))?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_error(&path, e))?;
-        let store = RunStore { conn, path };
+        let mut store = RunStore { conn, path, version: sql::SCHEMA_VERSION };
         let found = store.user_version().map_err(|e| open_error(&store.path, e))?;
-        match found.cmp(&sql::SCHEMA_VERSION) {
-            std::cmp::Ordering::Equal => Ok(store),
-            std::cmp::Ordering::Less => {
-                Err(StateError::SchemaTooOld { path: store.path, found, supported: sql::SCHEMA_VERSION })
-            }
-            std::cmp::Ordering::Greater => {
-                Err(StateError::SchemaTooNew { path: store.path, found, supported: sql::SCHEMA_VERSION })
-            }
+        if found < sql::OLDEST_READABLE_VERSION {
+            Err(StateError::SchemaTooOld { path: store.path, found, supported: sql::SCHEMA_VERSION })
+        } else if found > sql::SCHEMA_VERSION {
+            Err(StateError::SchemaTooNew { path: store.path, found, supported: sql::SCHEMA_VERSION })
+        } else {
+            store.version = found;
+            Ok(store)
         }
     }
 
@@ -206,6 +209,34 @@ impl RunStore {
                 StateError::RunNotFound { path: self.path.clone(), run_id: run_id.to_owned() }
             } else {
                 self.sql_error(format!("record stage {} of run {run_id}", stage.stage), e)
+            }
+        })
+    }
+
+    /// Records the checks evaluated after run `run_id`, in order, replacing any recorded before.
+    pub fn record_checks(&self, run_id: &str, checks: &[CheckRecord]) -> Result<(), StateError> {
+        let write = || -> rusqlite::Result<()> {
+            let tx = self.conn.unchecked_transaction()?;
+            tx.execute(sql::DELETE_RUN_CHECKS, [run_id])?;
+            let mut insert = tx.prepare(sql::INSERT_RUN_CHECK)?;
+            for (seq, check) in checks.iter().enumerate() {
+                insert.execute(params![
+                    run_id,
+                    to_sql_int(seq)?,
+                    check.name,
+                    check.passed,
+                    check.detail,
+                    check.figures
+                ])?;
+            }
+            drop(insert);
+            tx.commit()
+        };
+        write().map_err(|e| {
+            if constraint(&e, rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY) {
+                StateError::RunNotFound { path: self.path.clone(), run_id: run_id.to_owned() }
+            } else {
+                self.sql_error(format!("record the checks of run {run_id}"), e)
             }
         })
     }
@@ -373,7 +404,16 @@ impl RunStore {
             Ok(StageRun { duration_seconds: record.duration_seconds(), record })
         })?;
         let stages = stages.collect::<rusqlite::Result<_>>()?;
-        Ok(Some(RunDetail { run, stages }))
+        let checks = if self.version >= sql::CHECKS_VERSION {
+            let mut stmt = self.conn.prepare(sql::RUN_CHECKS)?;
+            let checks = stmt.query_map([&run.id], |row| {
+                Ok(CheckRecord { name: row.get(0)?, passed: row.get(1)?, detail: row.get(2)?, figures: row.get(3)? })
+            })?;
+            checks.collect::<rusqlite::Result<_>>()?
+        } else {
+            Vec::new()
+        };
+        Ok(Some(RunDetail { run, stages, checks }))
     }
 
     fn stage_stats(&self, limit: i64) -> rusqlite::Result<Vec<StageStats>> {

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::store::nearest_rank;
 use super::*;
+use serde_json::json;
 
 /// A fresh directory under the system temp dir, removed on drop. Not created: `open` does that.
 struct TempDir(PathBuf);
@@ -307,7 +308,7 @@ fn opening_again_migrates_nothing_and_keeps_data() {
     for store in [&second, &third] {
         assert_eq!(ids(&store.list_runs(10).unwrap()), ["kept"]);
         let version: i64 = store.conn_for_tests().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(version, 1);
+        assert_eq!(version, sql::SCHEMA_VERSION);
         let mode: String = store.conn_for_tests().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
         assert_eq!(mode, "wal");
         let fk: i64 = store.conn_for_tests().query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
@@ -326,17 +327,17 @@ fn schema_versions_other_than_ours_are_refused_clearly() {
     // An empty database (version 0): read-only refuses, a writer migrates it.
     drop(rusqlite::Connection::open(&db).unwrap());
     let err = RunStore::open_read_only(dir.path()).unwrap_err();
-    assert!(matches!(err, StateError::SchemaTooOld { found: 0, supported: 1, .. }), "{err}");
+    assert!(matches!(err, StateError::SchemaTooOld { found: 0, supported: 2, .. }), "{err}");
     RunStore::open(dir.path()).unwrap();
     RunStore::open_read_only(dir.path()).unwrap();
 
     // A database from a newer host.
     rusqlite::Connection::open(&db).unwrap().pragma_update(None, "user_version", 99).unwrap();
     for err in [RunStore::open(dir.path()).unwrap_err(), RunStore::open_read_only(dir.path()).unwrap_err()] {
-        assert!(matches!(err, StateError::SchemaTooNew { found: 99, supported: 1, .. }), "{err}");
+        assert!(matches!(err, StateError::SchemaTooNew { found: 99, supported: 2, .. }), "{err}");
         assert_eq!(
             err.to_string(),
-            format!("run store {} has schema version 99, newer than this host's 1: use a newer host", db.display())
+            format!("run store {} has schema version 99, newer than this host's 2: use a newer host", db.display())
         );
     }
 }
@@ -599,4 +600,157 @@ ecommerce  ingest     2         0         0.25s         150.0
     assert_eq!(render_stats(&store.stats(20).unwrap()), expected);
     assert!(render_stats(&store.stats(2).unwrap()).starts_with("last 2 finished runs"));
     assert_eq!(render_stats(&store.stats(0).unwrap()), "no finished runs recorded\n");
+}
+
+/// The checks of a run in which the conservation held and the sums did not agree.
+fn sample_checks() -> Vec<CheckRecord> {
+    vec![
+        CheckRecord {
+            name: "conservation(ingest_orders)".into(),
+            passed: true,
+            detail: "raw rows 10 = 7 on transform_orders.out + 3 quarantined".into(),
+            figures: Figures(vec![
+                ("raw_rows".into(), json!(10)),
+                ("output_rows".into(), json!(7)),
+                ("quarantined".into(), json!(3)),
+            ]),
+        },
+        CheckRecord {
+            name: "equal_sums(b:x, a:x)".into(),
+            passed: false,
+            detail: "b:x = 12.50 vs a:x = -0.05".into(),
+            // Not in name order: the order is kept.
+            figures: Figures(vec![("b:x".into(), json!("12.50")), ("a:x".into(), json!("-0.05"))]),
+        },
+    ]
+}
+
+#[test]
+fn checks_round_trip_in_order_and_are_replaced() {
+    let dir = TempDir::new("checks");
+    let store = RunStore::open(dir.path()).unwrap();
+    store.start_run(&new_run("c1", "p", 0)).unwrap();
+    store.start_run(&new_run("c2", "p", 1)).unwrap();
+    assert!(store.get_run("c1").unwrap().unwrap().checks.is_empty(), "no checks before they are recorded");
+
+    let checks = sample_checks();
+    store.record_checks("c1", &checks).unwrap();
+    store.record_checks("c2", &checks[..1]).unwrap();
+    store.finish_run("c1", RunStatus::Failed, ts(5)).unwrap();
+    assert_eq!(store.get_run("c1").unwrap().unwrap().checks, checks);
+    assert_eq!(store.latest_run("p").unwrap().unwrap().checks, checks[..1], "each run has its own");
+    let reader = RunStore::open_read_only(dir.path()).unwrap();
+    assert_eq!(reader.get_run("c1").unwrap().unwrap().checks, checks);
+
+    // Recording again replaces; recording none clears.
+    store.record_checks("c1", &checks[1..]).unwrap();
+    assert_eq!(store.get_run("c1").unwrap().unwrap().checks, checks[1..]);
+    store.record_checks("c1", &[]).unwrap();
+    assert!(store.get_run("c1").unwrap().unwrap().checks.is_empty());
+
+    // Stored as JSON pairs, so the figures' order survives.
+    store.record_checks("c1", &checks).unwrap();
+    let stored: String = store
+        .conn_for_tests()
+        .query_row("SELECT figures FROM run_checks WHERE run_id = 'c1' AND seq = 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, r#"[["b:x","12.50"],["a:x","-0.05"]]"#);
+
+    let err = store.record_checks("nope", &checks).unwrap_err();
+    assert!(matches!(&err, StateError::RunNotFound { run_id, .. } if run_id == "nope"), "{err}");
+}
+
+#[test]
+fn checks_are_in_the_summary_json() {
+    let dir = TempDir::new("checks-summary");
+    let store = RunStore::open(dir.path()).unwrap();
+    store.start_run(&new_run("s1", "p", 0)).unwrap();
+    store.record_checks("s1", &sample_checks()).unwrap();
+    store.finish_run("s1", RunStatus::Failed, ts(5)).unwrap();
+    let path = store.write_summary(dir.path(), "s1").unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    assert_eq!(
+        json["checks"],
+        json!([
+            {
+                "name": "conservation(ingest_orders)",
+                "passed": true,
+                "detail": "raw rows 10 = 7 on transform_orders.out + 3 quarantined",
+                "figures": {"raw_rows": 10, "output_rows": 7, "quarantined": 3}
+            },
+            {
+                "name": "equal_sums(b:x, a:x)",
+                "passed": false,
+                "detail": "b:x = 12.50 vs a:x = -0.05",
+                "figures": {"b:x": "12.50", "a:x": "-0.05"}
+            }
+        ])
+    );
+    // The object keeps the figures' order.
+    let text = fs::read_to_string(&path).unwrap();
+    assert!(text.find("\"b:x\": \"12.50\"").unwrap() < text.find("\"a:x\": \"-0.05\"").unwrap(), "{text}");
+}
+
+/// A database as a host of schema version 1 (before checks were recorded) left it.
+fn version_1_store(dir: &Path) {
+    fs::create_dir_all(dir).unwrap();
+    let conn = rusqlite::Connection::open(dir.join(DB_FILE)).unwrap();
+    conn.pragma_update(None, "journal_mode", "wal").unwrap();
+    conn.execute_batch(sql::MIGRATIONS[0]).unwrap();
+    conn.execute_batch(
+        "INSERT INTO runs (id, pipeline, env, logical_date, status, started_at_ms, ended_at_ms, config_digest)
+         VALUES ('old', 'ecommerce', 'development', '2026-11-25', 'success', 1000, 3000, 'sha256:0');
+         INSERT INTO stage_runs (run_id, stage, status, attempts, started_at_ms, ended_at_ms,
+                                 rows_in, rows_out, rows_rejected, bytes_in, bytes_out)
+         VALUES ('old', 'ingest', 'success', 1, 1000, 2000, 5, 5, 0, 0, 0);
+         INSERT INTO stage_metrics (run_id, stage, seq, name, value) VALUES ('old', 'ingest', 0, 'files', 1);",
+    )
+    .unwrap();
+    conn.pragma_update(None, "user_version", 1).unwrap();
+}
+
+#[test]
+fn a_version_1_store_stays_readable_and_migrates_keeping_its_runs() {
+    let dir = TempDir::new("v1");
+    version_1_store(dir.path());
+
+    // `host runs list/show/stats` read it as it is, without migrating: no checks.
+    let reader = RunStore::open_read_only(dir.path()).unwrap();
+    let old = reader.get_run("old").unwrap().unwrap();
+    assert_eq!((old.run.status, old.stages.len()), (RunStatus::Success, 1));
+    assert_eq!(old.stages[0].record.metrics, [("files".to_owned(), 1)]);
+    assert!(old.checks.is_empty());
+    assert_eq!(ids(&reader.list_runs(10).unwrap()), ["old"]);
+    assert_eq!(reader.stats(10).unwrap().runs, 1);
+    assert!(render_run_detail(&old).contains("ingest"));
+    let version: i64 = reader.conn_for_tests().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, 1, "a reader migrates nothing");
+
+    // A writer migrates it (while the reader is open), keeping every run.
+    let writer = RunStore::open(dir.path()).unwrap();
+    let version: i64 = writer.conn_for_tests().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, sql::SCHEMA_VERSION);
+    assert_eq!(writer.get_run("old").unwrap().unwrap(), old);
+    writer.record_checks("old", &sample_checks()).unwrap();
+    assert_eq!(writer.get_run("old").unwrap().unwrap().checks, sample_checks());
+    // The reader opened at version 1 still reads (without checks); a new one reads them.
+    assert!(reader.get_run("old").unwrap().unwrap().checks.is_empty());
+    assert_eq!(RunStore::open_read_only(dir.path()).unwrap().get_run("old").unwrap().unwrap().checks, sample_checks());
+}
+
+#[test]
+fn renders_run_detail_with_checks() {
+    let detail = RunDetail { checks: sample_checks(), ..sample_detail() };
+    let text = render_run_detail(&detail);
+    let expected_tail = "\
+⊘  report  upstream_failed         0        0         0         0         -  -
+
+   CHECK
+✓  conservation(ingest_orders)
+   raw rows 10 = 7 on transform_orders.out + 3 quarantined
+✗  equal_sums(b:x, a:x)
+   b:x = 12.50 vs a:x = -0.05
+";
+    assert!(text.ends_with(expected_tail), "{text}");
+    assert_eq!(text, render_run_detail(&sample_detail()) + &expected_tail[expected_tail.find("\n\n").unwrap() + 1..]);
 }

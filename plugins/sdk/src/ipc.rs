@@ -28,12 +28,28 @@ pub fn encode_into<'a>(
 ) -> Result<(), ArrowError> {
     bytes.clear();
     let batches: Vec<&RecordBatch> = batches.into_iter().collect();
-    bytes.reserve(batches.iter().map(|b| b.get_array_memory_size()).sum::<usize>() + 1024);
+    bytes.reserve(encoded_size_hint(schema, &batches));
     let mut writer = StreamWriter::try_new(bytes, schema)?;
     for batch in batches {
         writer.write(batch)?;
     }
     writer.finish()
+}
+
+/// About the bytes an IPC stream of `batches` takes, a little more rather than less, so the
+/// buffer is allocated once: the bytes each array's slice covers (not the allocations it
+/// shares: a batch decoded zero-copy shares one buffer among all its arrays), plus padding and
+/// message headers.
+fn encoded_size_hint(schema: &SchemaRef, batches: &[&RecordBatch]) -> usize {
+    let data: usize = batches
+        .iter()
+        .flat_map(|batch| batch.columns())
+        .map(|column| column.to_data().get_slice_memory_size().unwrap_or_else(|_| column.get_array_memory_size()))
+        .sum();
+    // Per column and batch: up to three buffers padded to 64 bytes and a field node; per
+    // message, its flatbuffer header; the schema message names every field.
+    let per_batch = 1024 + schema.fields().len() * (3 * 64 + 64);
+    data + batches.len() * per_batch + 1024 + schema.fields().len() * 256
 }
 
 /// Decodes one IPC stream into its schema and batches, borrowing `bytes` rather than copying.
@@ -88,6 +104,34 @@ mod tests {
     use arrow_array::{ArrayRef, Decimal128Array, Int64Array, StringArray};
 
     use super::*;
+
+    fn wide(rows: usize) -> RecordBatch {
+        let text = |i: usize| format!("value {i:08} of a text column");
+        RecordBatch::try_from_iter((0..12).map(|c| {
+            let column: ArrayRef = if c % 2 == 0 {
+                Arc::new(StringArray::from_iter_values((0..rows).map(text)))
+            } else {
+                Arc::new(Int64Array::from_iter_values((0..rows as i64).map(|i| i * c)))
+            };
+            (format!("c{c}"), column)
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn reserves_about_the_encoded_size_once() {
+        // Built natively, and decoded zero-copy (every array a slice of one shared buffer, whose
+        // memory size counts the whole stream once per array).
+        let built = wide(20_000);
+        let (schema, decoded) = decode(encode(&built.schema(), [&built]).unwrap()).unwrap();
+        for batch in [&built, &decoded[0]] {
+            let mut bytes = Vec::new();
+            encode_into(&mut bytes, &schema, [batch]).unwrap();
+            let hint = encoded_size_hint(&schema, &[batch]);
+            assert!(hint >= bytes.len(), "hint {hint} < encoded {}: the buffer grew", bytes.len());
+            assert!(hint < bytes.len() + bytes.len() / 10, "hint {hint} far above encoded {}", bytes.len());
+        }
+    }
 
     #[test]
     fn round_trips_batches() {

@@ -42,6 +42,7 @@ extern crate self as etl_sdk;
 
 mod columns;
 mod config;
+pub mod context;
 mod driver;
 mod error;
 pub mod index;
@@ -74,7 +75,7 @@ pub mod arrow {
 pub use serde;
 
 /// The version of the `etl:stage` WIT contract this SDK builds plugins against.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";
 
 /// Exports a [`Stage`] implementation as the plugin's component interface.
 ///

@@ -90,8 +90,21 @@ pub struct Harness<S> {
 }
 
 impl<S: Stage> Harness<S> {
-    /// Parses `config` (JSON) and opens the stage.
+    /// Parses `config` (JSON) and opens the stage, outside any run: [`crate::context::current_run`]
+    /// says so (empty id and date, attempt 0).
     pub fn open(config: &str) -> Result<Self> {
+        crate::context::set(None);
+        Self::open_stage(config)
+    }
+
+    /// Opens the stage as if the host ran it in `run`: [`crate::context::current_run`] returns
+    /// `run` on this thread until the next `open`.
+    pub fn open_in_run(config: &str, run: crate::context::RunContext) -> Result<Self> {
+        crate::context::set(Some(run));
+        Self::open_stage(config)
+    }
+
+    fn open_stage(config: &str) -> Result<Self> {
         crate::log::take();
         let driver = Driver::open(config)?;
         Ok(Harness { driver, run: Run::default(), schemas: BTreeMap::new() })
