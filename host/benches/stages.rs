@@ -40,6 +40,7 @@ use etl_sdk::testing::{Harness, Run};
 use host::config::{Source, StageKind};
 use host::ingest::{IngestError, IngestOptions};
 use host::runtime::{InstanceStats, Limits, Output, Plugin, StageError};
+use host::state::thousands;
 use serde_json::json;
 
 #[allow(dead_code)]
@@ -76,9 +77,9 @@ fn main() {
     let summary = host::sample::generate(&spec, &data).expect("sample data is generated");
     eprintln!(
         "generated {} orders, {} customers, {} products in {:.0} ms",
-        thousands(summary.orders as usize),
-        thousands(summary.customers as usize),
-        thousands(summary.products as usize),
+        thousands(summary.orders),
+        thousands(summary.customers),
+        thousands(summary.products),
         ms(started.elapsed())
     );
 
@@ -111,9 +112,9 @@ fn main() {
         eprintln!(
             "{}: {} rows ({} valid, {} rejected) in {:.0} ms",
             stage.name,
-            thousands(stats.rows_read as usize),
-            thousands(stats.rows_valid as usize),
-            thousands(stats.rows_rejected as usize),
+            thousands(stats.rows_read),
+            thousands(stats.rows_valid),
+            thousands(stats.rows_rejected),
             ms(started.elapsed())
         );
     }
@@ -508,8 +509,8 @@ fn print_tables(results: &[StageResult], rows: usize, seed: usize, reps: usize, 
     println!(
         "per-stage throughput, wasm vs native: {} orders (seed {seed}), batches of {} rows, median of {reps}, \
          {cores} cores",
-        thousands(rows),
-        thousands(batch_rows)
+        thousands(rows as u64),
+        thousands(batch_rows as u64)
     );
     println!();
     println!(
@@ -519,15 +520,16 @@ fn print_tables(results: &[StageResult], rows: usize, seed: usize, reps: usize, 
     for r in results {
         let m = r.medians();
         let rows_in = r.rows_in_total() as f64;
-        let outputs: Vec<String> = r.rows_out.iter().map(|(port, n)| format!("{port} {}", thousands(*n))).collect();
+        let outputs: Vec<String> =
+            r.rows_out.iter().map(|(port, n)| format!("{port} {}", thousands(*n as u64))).collect();
         println!(
             "{:<20} {:>10} {:>10.1} {:>10.1} {:>13} {:>13} {:>10.2}x  {}",
             r.stage,
-            thousands(r.rows_in_total()),
+            thousands(r.rows_in_total() as u64),
             m.native,
             m.wasm,
-            thousands((rows_in / m.native * 1e3) as usize),
-            thousands((rows_in / m.wasm * 1e3) as usize),
+            thousands((rows_in / m.native * 1e3) as u64),
+            thousands((rows_in / m.wasm * 1e3) as u64),
             m.wasm / m.native,
             outputs.join(", ")
         );
@@ -585,19 +587,6 @@ fn print_tables(results: &[StageResult], rows: usize, seed: usize, reps: usize, 
         "  host dec out validates every buffer; guest dec in does not. copies: into a fresh buffer, as into a\n  \
          fresh guest memory."
     );
-}
-
-/// `1234567` → `1,234,567`.
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Two decimals, for JSON.

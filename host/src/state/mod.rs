@@ -32,6 +32,6 @@ pub use model::{
     CheckRecord, Figures, NewRun, ParseStatusError, RunDetail, RunStats, RunStatus, RunSummary, StageCounts,
     StageRecord, StageRun, StageStats, StageStatus,
 };
-pub use render::{render_run_detail, render_runs_table, render_stats};
+pub use render::{render_run_detail, render_runs_table, render_stats, thousands};
 pub use store::{DB_FILE, RunStore};
 pub use time::Timestamp;

@@ -204,13 +204,7 @@ impl RunStore {
             drop(insert);
             tx.commit()
         };
-        write().map_err(|e| {
-            if constraint(&e, rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY) {
-                StateError::RunNotFound { path: self.path.clone(), run_id: run_id.to_owned() }
-            } else {
-                self.sql_error(format!("record stage {} of run {run_id}", stage.stage), e)
-            }
-        })
+        write().map_err(|e| self.run_write_error(run_id, || format!("record stage {} of run {run_id}", stage.stage), e))
     }
 
     /// Records the checks evaluated after run `run_id`, in order, replacing any recorded before.
@@ -232,13 +226,7 @@ impl RunStore {
             drop(insert);
             tx.commit()
         };
-        write().map_err(|e| {
-            if constraint(&e, rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY) {
-                StateError::RunNotFound { path: self.path.clone(), run_id: run_id.to_owned() }
-            } else {
-                self.sql_error(format!("record the checks of run {run_id}"), e)
-            }
-        })
+        write().map_err(|e| self.run_write_error(run_id, || format!("record the checks of run {run_id}"), e))
     }
 
     /// Ends run `run_id` with `status` (anything but `running`) at `ended_at`.
@@ -433,6 +421,16 @@ impl RunStore {
 
     fn sql_error(&self, op: String, source: rusqlite::Error) -> StateError {
         StateError::Sql { path: self.path.clone(), op, source }
+    }
+
+    /// A failed write of something that belongs to run `run_id`: `RunNotFound` if the run isn't
+    /// there, else the SQL error of `op`.
+    fn run_write_error(&self, run_id: &str, op: impl FnOnce() -> String, source: rusqlite::Error) -> StateError {
+        if constraint(&source, rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY) {
+            StateError::RunNotFound { path: self.path.clone(), run_id: run_id.to_owned() }
+        } else {
+            self.sql_error(op(), source)
+        }
     }
 
     /// The raw connection, for tests that hold locks or inspect pragmas.

@@ -754,3 +754,11 @@ fn renders_run_detail_with_checks() {
     assert!(text.ends_with(expected_tail), "{text}");
     assert_eq!(text, render_run_detail(&sample_detail()) + &expected_tail[expected_tail.find("\n\n").unwrap() + 1..]);
 }
+
+#[test]
+fn groups_thousands() {
+    assert_eq!(thousands(0), "0");
+    assert_eq!(thousands(999), "999");
+    assert_eq!(thousands(1000), "1,000");
+    assert_eq!(thousands(1234567), "1,234,567");
+}
