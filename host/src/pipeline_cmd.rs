@@ -10,7 +10,7 @@ use host::config::{self, Plan};
 use host::dag::{RunStatus, StageStatus};
 use host::run::{self, PreviousRun, RunObserver, RunOptions, StageOutcome};
 use host::runtime::Runtime;
-use host::state::{self, CheckRecord, NewRun, RunStore, StageRecord, Timestamp};
+use host::state::{self, CheckRecord, NewRun, RunLease, RunStore, StageRecord, Timestamp};
 use sha2::{Digest, Sha256};
 
 use crate::cli::{GraphFormat, PipelineArgs, RunArgs, RunsCommand, StateArgs};
@@ -105,8 +105,14 @@ pub fn run(args: &RunArgs, runtime: &Runtime) -> Result<u8> {
         .with_context(|| format!("cannot create state directory {}", plan.paths.state.display()))?;
     let store = RunStore::open(&plan.paths.state)?;
 
+    for abandoned in store.reap_abandoned(&plan.paths.state, Timestamp::now())? {
+        tracing::warn!(run_id = %abandoned, "run was left running by a host that stopped; marked failed");
+    }
     let previous = previous_run(&store, &plan, args)?;
     let run_id = RunStore::new_run_id(Timestamp::now());
+    // Held until this process ends: while it is, no other host takes this run for abandoned.
+    let _lease = RunLease::take(&plan.paths.state, &run_id)
+        .with_context(|| format!("cannot take the lease of run {run_id} in {}", plan.paths.state.display()))?;
     let parallelism = args.parallelism.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     store.start_run(&NewRun {
         id: run_id.clone(),

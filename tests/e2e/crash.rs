@@ -18,8 +18,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    cache_dir, decimal_sum, ecommerce_args, files_under, generate_data, outcome, read_parquet, run_host, scratch, show,
-    stage, summary,
+    cache_dir, decimal_sum, ecommerce_args, files_under, generate_data, host, outcome, read_parquet, run_host, scratch,
+    show, stage, summary,
 };
 
 const TABLES: [&str; 4] = ["sales", "customers", "products", "sales_by_category_daily"];
@@ -256,5 +256,13 @@ fn a_load_killed_at_any_point_leaves_every_table_whole() {
     expected.sort();
     assert_eq!(left, expected, "leftovers in the warehouse after a completed load");
     check_quarantine(&dir.join("quarantine"));
+
+    // The killed runs' records don't stay `running`: the next run marked them failed.
+    let state = dir.join("state");
+    let runs = host(&["runs", "list", "--state-dir", state.to_str().expect("utf-8"), "--limit", "1000", "--json"]);
+    let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).expect("runs list --json");
+    let runs = runs.as_array().expect("runs");
+    let still_running: Vec<&serde_json::Value> = runs.iter().filter(|r| r["status"] == "running").collect();
+    assert!(still_running.is_empty(), "runs left running after a later run: {still_running:?}");
     eprintln!("crash test took {:.1}s", started.elapsed().as_secs_f64());
 }

@@ -18,6 +18,7 @@
 //! form beside. Durations are seconds as `f64`.
 
 mod error;
+mod lease;
 mod model;
 mod render;
 mod sql;
@@ -28,6 +29,7 @@ mod time;
 mod tests;
 
 pub use error::StateError;
+pub use lease::{ABANDONED, RunLease, is_live};
 pub use model::{
     CheckRecord, Figures, NewRun, ParseStatusError, RunDetail, RunStats, RunStatus, RunSummary, StageCounts,
     StageRecord, StageRun, StageStats, StageStatus,

@@ -81,6 +81,13 @@ pub(super) const INSERT_RUN: &str = "INSERT INTO runs
 
 pub(super) const FINISH_RUN: &str = "UPDATE runs SET status = ?2, ended_at_ms = ?3 WHERE id = ?1";
 
+pub(super) const RUNNING_RUNS: &str = "SELECT id FROM runs WHERE status = 'running' ORDER BY started_at_ms, id";
+
+/// Fails the stages of abandoned run ?1 that were running or waiting, at time ?2 with error ?3.
+pub(super) const ABANDON_STAGES: &str = "UPDATE stage_runs
+    SET status = 'failed', ended_at_ms = ?2, error = ?3
+    WHERE run_id = ?1 AND status IN ('pending', 'running')";
+
 /// Inserts a stage row or replaces every column of the existing one, keeping its `rowid` (and so
 /// its place among stages that have not started).
 pub(super) const UPSERT_STAGE: &str = "INSERT INTO stage_runs

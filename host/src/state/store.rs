@@ -244,6 +244,29 @@ impl RunStore {
         Ok(())
     }
 
+    /// Marks every `running` run of this store (in `state_dir`) that no live process holds
+    /// (see [`super::lease`]) as `failed`, with its unfinished stages, and returns their ids.
+    pub fn reap_abandoned(&self, state_dir: &Path, now: Timestamp) -> Result<Vec<String>, StateError> {
+        let running: Vec<String> = (|| {
+            let mut stmt = self.conn.prepare(sql::RUNNING_RUNS)?;
+            let ids = stmt.query_map([], |row| row.get(0))?;
+            ids.collect::<rusqlite::Result<Vec<String>>>()
+        })()
+        .map_err(|e| self.sql_error("list running runs".into(), e))?;
+        let mut reaped = Vec::new();
+        for run_id in running.into_iter().filter(|id| !super::lease::is_live(state_dir, id)) {
+            let write = || -> rusqlite::Result<()> {
+                let tx = self.conn.unchecked_transaction()?;
+                tx.execute(sql::ABANDON_STAGES, params![run_id, now, super::lease::ABANDONED])?;
+                tx.execute(sql::FINISH_RUN, params![run_id, RunStatus::Failed, now])?;
+                tx.commit()
+            };
+            write().map_err(|e| self.sql_error(format!("mark abandoned run {run_id} failed"), e))?;
+            reaped.push(run_id);
+        }
+        Ok(reaped)
+    }
+
     /// The `limit` most recent runs, newest first.
     pub fn list_runs(&self, limit: usize) -> Result<Vec<RunSummary>, StateError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);

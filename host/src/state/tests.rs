@@ -762,3 +762,42 @@ fn groups_thousands() {
     assert_eq!(thousands(1000), "1,000");
     assert_eq!(thousands(1234567), "1,234,567");
 }
+
+#[test]
+fn runs_no_live_host_holds_are_reaped_as_failed() {
+    let dir = TempDir::new("reap");
+    let store = RunStore::open(dir.path()).unwrap();
+    for (id, at) in [("dead", 1_000_000), ("live", 2_000_000), ("done", 3_000_000)] {
+        store.start_run(&new_run(id, "ecommerce", at)).unwrap();
+    }
+    store.upsert_stage("dead", &ran("ingest", StageStatus::Success, 1_000_100, 1_000_600, 10)).unwrap();
+    let mut running = StageRecord::pending("validate");
+    running.status = StageStatus::Running;
+    running.attempts = 1;
+    running.started_at = Some(ts(1_000_700));
+    store.upsert_stage("dead", &running).unwrap();
+    store.upsert_stage("dead", &StageRecord::pending("load")).unwrap();
+    store.finish_run("done", RunStatus::Success, ts(3_000_500)).unwrap();
+
+    // "dead" had a lease once (its process is gone); "live" is held by this process.
+    drop(RunLease::take(dir.path(), "dead").unwrap());
+    let lease = RunLease::take(dir.path(), "live").unwrap();
+    assert!(RunLease::take(dir.path(), "live").is_err(), "one holder at a time");
+    assert!(is_live(dir.path(), "live") && !is_live(dir.path(), "dead") && !is_live(dir.path(), "never"));
+
+    assert_eq!(store.reap_abandoned(dir.path(), ts(5_000_000)).unwrap(), ["dead"]);
+    let dead = store.get_run("dead").unwrap().unwrap();
+    assert_eq!((dead.run.status, dead.run.ended_at), (RunStatus::Failed, Some(ts(5_000_000))));
+    let statuses: Vec<_> = dead.stages.iter().map(|s| (s.record.stage.as_str(), s.record.status)).collect();
+    assert_eq!(
+        statuses,
+        [("ingest", StageStatus::Success), ("validate", StageStatus::Failed), ("load", StageStatus::Failed)]
+    );
+    assert_eq!(dead.stages[1].record.error.as_deref(), Some(ABANDONED));
+    assert_eq!(store.get_run("live").unwrap().unwrap().run.status, RunStatus::Running);
+    assert_eq!(store.get_run("done").unwrap().unwrap().run.status, RunStatus::Success);
+
+    drop(lease);
+    assert_eq!(store.reap_abandoned(dir.path(), ts(6_000_000)).unwrap(), ["live"]);
+    assert!(store.reap_abandoned(dir.path(), ts(7_000_000)).unwrap().is_empty());
+}
