@@ -29,19 +29,22 @@ test: interop-env
     cargo fmt --all --check
     cargo test --release --workspace
 
-# The DuckDB interoperability test's Python venv: target/py-interop with tests/interop/requirements.txt (idempotent).
+# The DuckDB interoperability test's Python venv: target/py-interop from tests/interop/requirements.txt.
 interop-env:
+    @just _venv target/py-interop tests/interop/requirements.txt
+
+# A Python venv at `dir` with `requirements` installed; rebuilt only when the file changes.
+_venv dir requirements:
     #!/usr/bin/env bash
     set -euo pipefail
-    venv=target/py-interop
-    want="$(sha256sum tests/interop/requirements.txt | cut -d' ' -f1)"
-    if [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" = "$want" ] && "$venv/bin/python" -c 'import duckdb' 2>/dev/null; then
+    want="$(sha256sum {{ requirements }} | cut -d' ' -f1)"
+    if [ "$(cat {{ dir }}/.requirements.sha256 2>/dev/null)" = "$want" ] && [ -x {{ dir }}/bin/python ]; then
         exit 0
     fi
-    "${PYTHON:-python3}" -m venv --clear "$venv"
-    "$venv/bin/python" -m pip install --disable-pip-version-check --quiet -r tests/interop/requirements.txt
-    echo "$want" > "$venv/.requirements.sha256"
-    echo "interop-env: $("$venv/bin/python" -c 'import duckdb, sys; print("Python", sys.version.split()[0], "DuckDB", duckdb.__version__)') in $venv"
+    "${PYTHON:-python3}" -m venv --clear {{ dir }}
+    {{ dir }}/bin/python -m pip install --disable-pip-version-check --quiet -r {{ requirements }}
+    echo "$want" > {{ dir }}/.requirements.sha256
+    echo "{{ dir }}: $({{ dir }}/bin/python --version), $(grep -v '^#' {{ requirements }} | paste -sd' ')"
 
 # Clippy with warnings as errors, on the host, the SDK and the plugins (native and wasm).
 lint:
@@ -56,11 +59,9 @@ bench *args:
     just bench-venv
     target/py-bench/bin/python bench/run.py {{ args }}
 
-# The benchmark's Python environment: target/py-bench with bench/requirements.txt (idempotent).
+# The benchmark's Python venv: target/py-bench from bench/requirements.txt.
 bench-venv:
-    @[ -x target/py-bench/bin/python ] || python3 -m venv target/py-bench
-    @cmp -s bench/requirements.txt target/py-bench/requirements.txt || \
-        { target/py-bench/bin/pip install --quiet -r bench/requirements.txt && cp bench/requirements.txt target/py-bench/; }
+    @just _venv target/py-bench bench/requirements.txt
 
 # The boundary benchmark: identity plugin in the sandbox vs the same stage natively.
 bench-boundary rows="1000000" batches="8":
