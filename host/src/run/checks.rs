@@ -67,7 +67,7 @@ fn evaluate_one(
                 .iter()
                 .map(|(up, column, _)| {
                     let mut sum: i128 = 0;
-                    for batch in artifacts.read(name(up.stage), &up.port)? {
+                    for batch in artifacts.read_columns(name(up.stage), &up.port, &[column.as_str()])? {
                         let part = decimal_sum(&[batch?], column).map_err(|e| e.to_string())?;
                         sum = sum.checked_add(part).ok_or("sum overflows")?;
                     }
@@ -99,7 +99,7 @@ fn evaluate_one(
 }
 
 fn count(artifacts: &Artifacts, stage: &str, port: &str) -> Result<u64, String> {
-    artifacts.read(stage, port)?.map(|b| b.map(|b| b.num_rows() as u64)).sum()
+    artifacts.count_rows(stage, port)
 }
 
 /// A sum of money at the warehouse's scale, for messages.

@@ -175,8 +175,13 @@ pub fn run(plan: &Plan, options: &RunOptions, observer: &dyn RunObserver) -> Res
 
     let stages = results.iter().enumerate().map(|(i, r)| outcome(plan, i, r)).collect();
     // Every rejected row of the run, whatever else happened, so nothing is lost silently.
+    let writing = Instant::now();
     let (quarantine, quarantine_error) = match sinks::write_quarantine(plan, &artifacts, &options.run_id) {
-        Ok(totals) => (totals, None),
+        Ok(totals) => {
+            let rows: u64 = totals.iter().map(|(_, n)| n).sum();
+            tracing::info!(rows, seconds = writing.elapsed().as_secs_f64(), "quarantine written");
+            (totals, None)
+        }
         Err(error) => {
             tracing::error!(%error, "cannot write the quarantine");
             (Vec::new(), Some(error))
@@ -184,7 +189,11 @@ pub fn run(plan: &Plan, options: &RunOptions, observer: &dyn RunObserver) -> Res
     };
     let status = if quarantine_error.is_some() { RunStatus::Failed } else { status };
     // The invariants, on what the run produced (a failed run has nothing whole to check).
+    let checking = Instant::now();
     let checks = if status == RunStatus::Failed { Vec::new() } else { checks::evaluate(plan, &artifacts, &quarantine) };
+    if !checks.is_empty() {
+        tracing::debug!(seconds = checking.elapsed().as_secs_f64(), "checks evaluated");
+    }
     for check in &checks {
         if check.passed {
             tracing::info!(check = %check.check, detail = %check.detail, "check held");

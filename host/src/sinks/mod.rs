@@ -49,7 +49,7 @@ mod report;
 pub mod warehouse;
 
 #[cfg(test)]
-mod test_util;
+pub(crate) mod test_util;
 
 use std::path::PathBuf;
 
