@@ -143,15 +143,44 @@ impl<R: Read> RecordReader<R> {
         self.buf_offset + self.pos as u64
     }
 
-    /// The next record, or `None` at the end of the source.
-    pub fn next_record(&mut self) -> Result<Option<Record<'_>>, ReadError> {
+    /// Reads the first bytes and steps over a BOM, once.
+    fn start(&mut self) -> io::Result<()> {
         if self.at_start {
-            self.fill().map_err(ReadError::Io)?;
+            self.fill()?;
             if self.buf[..self.filled].starts_with(BOM) {
                 self.pos = BOM.len();
             }
             self.at_start = false;
         }
+        Ok(())
+    }
+
+    /// Moves on to byte `position` of the source without scanning the bytes before it: the next
+    /// record is read from there. For a caller that knows where records start; the skipped
+    /// bytes' lines are not counted. A position behind what was consumed is an error.
+    pub fn skip_to(&mut self, position: u64) -> io::Result<()> {
+        self.start()?;
+        loop {
+            let ahead = position.checked_sub(self.consumed()).ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, format!("cannot skip back to byte {position}"))
+            })?;
+            let buffered = self.filled - self.pos;
+            if ahead <= buffered as u64 {
+                self.pos += ahead as usize;
+                return Ok(());
+            }
+            if self.eof {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("byte {position} is past the end")));
+            }
+            self.buf_offset += self.filled as u64;
+            (self.pos, self.filled) = (0, 0);
+            self.fill()?;
+        }
+    }
+
+    /// The next record, or `None` at the end of the source.
+    pub fn next_record(&mut self) -> Result<Option<Record<'_>>, ReadError> {
+        self.start().map_err(ReadError::Io)?;
         loop {
             match scan(&self.buf[self.pos..self.filled], self.eof, &mut self.spans) {
                 Scan::End => return Ok(None),

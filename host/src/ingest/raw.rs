@@ -64,14 +64,20 @@ pub fn read_raw_records(path: &Path, schema: &CsvSchema, offsets: &[u64]) -> Res
             let position = base + reader.consumed();
             target >= position && target - position <= READ_ON_BYTES
         });
+        // Start one byte early: a record starts after a line end, and if `target` is not such a
+        // place the record read there won't start at `target`.
+        let Some(before) = target.checked_sub(1) else { return Err(no_record(target)) };
         if !read_on {
-            let Some(before) = target.checked_sub(1) else { return Err(no_record(target)) };
             (&file).seek(SeekFrom::Start(before)).map_err(io_error)?;
             current = Some((before, RecordReader::new(&file, SEEK_BUFFER_BYTES, MAX_RECORD_BYTES_LIMIT)));
         }
         let Some((base, reader)) = current.as_mut() else {
             return Err(invalid("the raw record reader is missing (this is a bug)".to_owned()));
         };
+        // Close ahead: move through the buffer (or read on) without parsing the records between.
+        if read_on && before >= *base + reader.consumed() {
+            reader.skip_to(before - *base).map_err(io_error)?;
+        }
         loop {
             match reader.next_record() {
                 Ok(Some(record)) => match (*base + record.offset).cmp(&target) {
@@ -185,6 +191,29 @@ mod tests {
                 record("first,,1", [Some("first"), None, Some("1")])
             ]
         );
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn near_records_are_reached_by_skipping_across_buffer_refills() {
+        // 10,000 records of 16 bytes: about 160 KB, so skips cross the 64 KB buffer.
+        let mut text = String::from("id,note,n\n");
+        let mut offsets = Vec::new();
+        for i in 0..10_000 {
+            offsets.push(text.len() as u64);
+            text.push_str(&format!("r{i:05},\"n\",{:04}\n", i % 10_000));
+        }
+        let path = file("near", text.as_bytes());
+        let wanted = [0, 1, 4_999, 5_000, 9_999];
+        let read = read_raw_records(&path, &schema(), &wanted.map(|i| offsets[i])).unwrap();
+        let expected = wanted.map(|i| {
+            let (id, n) = (format!("r{i:05}"), format!("{:04}", i % 10_000));
+            record(&format!("{id},\"n\",{n}"), [Some(&id), Some("n"), Some(&n)])
+        });
+        assert_eq!(read, expected);
+        // Skipped to, but not a record start: still refused.
+        let error = read_raw_records(&path, &schema(), &[offsets[0], offsets[5_000] + 3]).unwrap_err();
+        assert!(error.to_string().contains("no record starts at byte"), "{error}");
         std::fs::remove_file(path).unwrap();
     }
 
