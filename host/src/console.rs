@@ -1,6 +1,7 @@
 //! What a person or a log collector sees while the host works: `tracing` events as text or JSON
-//! lines on stderr and in the run's log file, and, when stderr is a terminal, a live block at
-//! the bottom showing the running stages with their rows read and elapsed time.
+//! lines on stderr and in the run's log file, and, when stderr is a terminal and the logs are
+//! text, a live block at the bottom showing the running stages with their rows read and elapsed
+//! time.
 //!
 //! Every write to stderr goes through one lock, so a log line never tears the live block: the
 //! block is erased, the line written, and the block drawn again below it.
@@ -20,9 +21,10 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 /// How log events are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     /// Human-readable lines.
+    #[default]
     Text,
     /// One JSON object per line, fields at the top level.
     Json,
@@ -40,9 +42,12 @@ struct Console {
     live: Option<LiveBlock>,
     /// Lines of the live block now on the screen (erased before anything else is written).
     drawn_lines: usize,
+    /// The format [`init_logging`] set up.
+    log_format: LogFormat,
 }
 
-static CONSOLE: Mutex<Console> = Mutex::new(Console { log_file: None, live: None, drawn_lines: 0 });
+static CONSOLE: Mutex<Console> =
+    Mutex::new(Console { log_file: None, live: None, drawn_lines: 0, log_format: LogFormat::Text });
 
 fn console() -> MutexGuard<'static, Console> {
     CONSOLE.lock().unwrap_or_else(|e| e.into_inner())
@@ -76,6 +81,7 @@ pub fn init_logging(verbose: u8, format: LogFormat) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    console().log_format = format;
     let color = format == LogFormat::Text && io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = Registry::default()
         .with(vec![fmt_layer(format, StderrWriter, color), fmt_layer(format, RunLogWriter, false)])
@@ -162,7 +168,8 @@ pub fn close_run_log() {
     }
 }
 
-/// Shows the live block while it is alive, if stderr is a terminal; observes the run for it.
+/// Shows the live block while it is alive, if stderr is a terminal and the logs are text;
+/// observes the run for it.
 pub struct LiveProgress {
     ticker: Option<(Arc<StopSignal>, JoinHandle<()>)>,
 }
@@ -171,13 +178,16 @@ pub struct LiveProgress {
 type StopSignal = (Mutex<bool>, Condvar);
 
 impl LiveProgress {
-    /// Starts the live block for a run of `stages` stages, when `enabled` and stderr is a
-    /// terminal; otherwise the returned value observes nothing and shows nothing.
+    /// Starts the live block for a run of `stages` stages when [`shows_live_block`] says so
+    /// (`enabled`, stderr a terminal, text logs); otherwise the returned value observes nothing
+    /// and shows nothing.
     pub fn start(run_id: &str, stages: usize, enabled: bool) -> Self {
-        if !enabled || !io::stderr().is_terminal() {
+        let mut console = console();
+        if !shows_live_block(enabled, console.log_format, io::stderr().is_terminal()) {
             return LiveProgress { ticker: None };
         }
-        console().live = Some(LiveBlock::new(run_id, stages, Instant::now()));
+        console.live = Some(LiveBlock::new(run_id, stages, Instant::now()));
+        drop(console);
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let signal = Arc::clone(&stop);
         let handle = std::thread::spawn(move || {
@@ -213,6 +223,13 @@ impl Drop for LiveProgress {
             let _ = err.flush();
         }
     }
+}
+
+/// Whether a run shows the live block: asked for (no `--no-progress`), on a terminal, and between
+/// text log lines only: with `--log-format json`, stderr is a stream of JSON objects, one a line,
+/// that the block's lines and escape codes would break.
+fn shows_live_block(enabled: bool, log_format: LogFormat, stderr_is_terminal: bool) -> bool {
+    enabled && stderr_is_terminal && log_format == LogFormat::Text
 }
 
 fn redraw() {
@@ -302,6 +319,15 @@ impl LiveBlock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_live_block_is_drawn_only_on_a_terminal_between_text_log_lines() {
+        assert!(shows_live_block(true, LogFormat::Text, true));
+        assert!(!shows_live_block(true, LogFormat::Json, true));
+        assert!(!shows_live_block(false, LogFormat::Text, true));
+        assert!(!shows_live_block(true, LogFormat::Text, false));
+        assert!(!shows_live_block(true, LogFormat::Json, false));
+    }
 
     #[test]
     fn live_block_shows_running_stages_with_rows_and_time() {

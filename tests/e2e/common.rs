@@ -64,12 +64,13 @@ pub fn plugin(name: &str) -> Arc<Plugin> {
     Arc::clone(plugin)
 }
 
-/// Runs the `host` binary with the shared compile cache.
-pub fn host(args: &[&str]) -> Output {
+/// Runs the `host` binary with the shared compile cache, logging at `rust_log` (a `RUST_LOG`
+/// filter: `"warn"` for most tests, `"info"` where a test reads the run's log).
+pub fn host(args: &[&str], rust_log: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_host"))
         .args(args)
         .env("ETL_CACHE_DIR", cache_dir())
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", rust_log)
         .output()
         .expect("host runs")
 }
@@ -108,16 +109,6 @@ pub fn show(output: &Output) -> String {
     )
 }
 
-/// Runs the `host` binary like [`host`], logging at `rust_log` instead of `warn`.
-pub fn host_logging(args: &[&str], rust_log: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_host"))
-        .args(args)
-        .env("ETL_CACHE_DIR", cache_dir())
-        .env("RUST_LOG", rust_log)
-        .output()
-        .expect("host runs")
-}
-
 /// `host run` of `config/ecommerce.yaml` reading the CSV files in `raw` and writing everything
 /// under `out` (`warehouse`, `quarantine`, `reports`, `state`), with the built plugins. Add
 /// `--set` arguments to override one of them (the last one wins).
@@ -135,7 +126,8 @@ pub fn ecommerce_args(raw: &Path, out: &Path) -> Vec<String> {
 /// Writes the deterministic sample data set of `orders` orders and `seed` into `raw`.
 pub fn generate_data(raw: &Path, orders: u64, seed: u64) {
     let (orders, seed) = (orders.to_string(), seed.to_string());
-    let output = host(&["generate-data", "--orders", &orders, "--seed", &seed, "--out", raw.to_str().expect("utf-8")]);
+    let output =
+        host(&["generate-data", "--orders", &orders, "--seed", &seed, "--out", raw.to_str().expect("utf-8")], "warn");
     assert!(output.status.success(), "{}", show(&output));
 }
 
@@ -149,7 +141,7 @@ pub fn ecommerce_in(dir: &Path, orders: &str) -> Vec<String> {
 /// Runs the `host` binary (see [`host`]) with owned arguments.
 pub fn run_host(args: &[String]) -> Output {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    host(&args)
+    host(&args, "warn")
 }
 
 /// A run's `summary.json`.

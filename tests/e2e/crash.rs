@@ -259,7 +259,8 @@ fn a_load_killed_at_any_point_leaves_every_table_whole() {
 
     // The killed runs' records don't stay `running`: the next run marked them failed.
     let state = dir.join("state");
-    let runs = host(&["runs", "list", "--state-dir", state.to_str().expect("utf-8"), "--limit", "1000", "--json"]);
+    let runs =
+        host(&["runs", "list", "--state-dir", state.to_str().expect("utf-8"), "--limit", "1000", "--json"], "warn");
     let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).expect("runs list --json");
     let runs = runs.as_array().expect("runs");
     let still_running: Vec<&serde_json::Value> = runs.iter().filter(|r| r["status"] == "running").collect();

@@ -7,7 +7,7 @@ fn same_seed_and_size_give_the_same_bytes() {
     let (a, b, c) = (scratch("generate-a"), scratch("generate-b"), scratch("generate-c"));
     for (dir, seed) in [(&a, "7"), (&b, "7"), (&c, "8")] {
         let output =
-            host(&["generate-data", "--orders", "2000", "--seed", seed, "--out", dir.to_str().expect("utf-8")]);
+            host(&["generate-data", "--orders", "2000", "--seed", seed, "--out", dir.to_str().expect("utf-8")], "warn");
         assert!(output.status.success(), "{}", show(&output));
         let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("summary is JSON");
         assert_eq!(summary["orders"], 2000, "{summary}");

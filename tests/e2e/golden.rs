@@ -56,7 +56,7 @@ fn run_golden(dir: &Path, extra: &[&str]) -> (Output, Value) {
     }
     args.extend(extra.iter().map(|arg| (*arg).to_owned()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let output = host(&args);
+    let output = host(&args, "warn");
     let run =
         serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("--json output: {e}\n{}", show(&output)));
     (output, run)

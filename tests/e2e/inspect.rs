@@ -13,14 +13,14 @@ fn inspects_every_built_plugin_in_text_and_json() {
         seen += 1;
         let path = path.to_str().expect("utf-8 path");
 
-        let text = host(&["plugin", "inspect", path]);
+        let text = host(&["plugin", "inspect", path], "warn");
         assert!(text.status.success(), "{}", show(&text));
         let stdout = String::from_utf8_lossy(&text.stdout);
         for heading in ["sha256", "contract  etl:stage@0.2.0", "inputs", "outputs", "config", "imports"] {
             assert!(stdout.contains(heading), "missing {heading:?} in:\n{stdout}");
         }
 
-        let json = host(&["plugin", "inspect", "--json", path]);
+        let json = host(&["plugin", "inspect", "--json", path], "warn");
         assert!(json.status.success(), "{}", show(&json));
         let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("inspect --json prints JSON");
         assert_eq!(value["contract"], "etl:stage@0.2.0");
@@ -35,7 +35,7 @@ fn inspects_every_built_plugin_in_text_and_json() {
 #[test]
 fn inspect_shows_ports_and_config_help() {
     let path = plugin_path("identity");
-    let output = host(&["plugin", "inspect", path.to_str().expect("utf-8 path")]);
+    let output = host(&["plugin", "inspect", path.to_str().expect("utf-8 path")], "warn");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.starts_with("identity 0.1.0\nForwards every input batch unchanged\n"), "{stdout}");
     assert!(stdout.contains("\ninputs\n  in  any batches\n"), "{stdout}");
@@ -46,7 +46,7 @@ fn inspect_shows_ports_and_config_help() {
 #[test]
 fn refuses_a_plugin_built_for_another_contract() {
     let path = plugin_path("future-contract");
-    let output = host(&["plugin", "inspect", path.to_str().expect("utf-8 path")]);
+    let output = host(&["plugin", "inspect", path.to_str().expect("utf-8 path")], "warn");
     assert_eq!(output.status.code(), Some(2), "{}", show(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -57,7 +57,7 @@ fn refuses_a_plugin_built_for_another_contract() {
 
 #[test]
 fn names_a_missing_plugin_file() {
-    let output = host(&["plugin", "inspect", "no/such/plugin.wasm"]);
+    let output = host(&["plugin", "inspect", "no/such/plugin.wasm"], "warn");
     assert_eq!(output.status.code(), Some(2), "{}", show(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("plugin no/such/plugin.wasm: cannot read"), "{stderr}");
@@ -68,13 +68,13 @@ fn refuses_a_file_that_is_not_a_component() {
     let dir = crate::common::scratch("not-a-component");
     let path = dir.join("garbage.wasm");
     std::fs::write(&path, b"\0asm but not really").expect("write file");
-    let output = host(&["plugin", "inspect", path.to_str().expect("utf-8 path")]);
+    let output = host(&["plugin", "inspect", path.to_str().expect("utf-8 path")], "warn");
     assert_eq!(output.status.code(), Some(2), "{}", show(&output));
     assert!(String::from_utf8_lossy(&output.stderr).contains("not a valid WebAssembly component"), "{}", show(&output));
 }
 
 #[test]
 fn usage_errors_exit_with_3() {
-    let output = host(&["plugin", "frobnicate"]);
+    let output = host(&["plugin", "frobnicate"], "warn");
     assert_eq!(output.status.code(), Some(3), "{}", show(&output));
 }

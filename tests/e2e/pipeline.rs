@@ -5,9 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::common::{
-    ecommerce_in, host, host_logging, outcome, plugin_dir, root, run_host, scratch, show, stage, summary,
-};
+use crate::common::{ecommerce_in, host, outcome, plugin_dir, root, run_host, scratch, show, stage, summary};
 
 #[test]
 fn the_sample_pipeline_succeeds_with_overlapping_ingests_and_conserves_rows() {
@@ -91,7 +89,7 @@ stages:
         ),
     )
     .expect("write pipeline");
-    let output = host(&["validate", "--pipeline", file.to_str().expect("utf-8")]);
+    let output = host(&["validate", "--pipeline", file.to_str().expect("utf-8")], "warn");
     assert_eq!(output.status.code(), Some(3), "{}", show(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cycle: a -> b -> a"), "{stderr}");
@@ -140,7 +138,7 @@ stages:
 fn run_pipeline(file: &Path, extra: &[&str]) -> (std::process::Output, Value) {
     let mut args = vec!["run", "--pipeline", file.to_str().expect("utf-8"), "--json"];
     args.extend_from_slice(extra);
-    let output = host(&args);
+    let output = host(&args, "warn");
     let value = outcome(&output);
     (output, value)
 }
@@ -232,7 +230,7 @@ fn resume_reruns_only_the_failed_stage_and_its_downstream() {
         resumed["stages"].as_array().expect("stages").iter().find(|s| s["name"] == "second").expect("second").clone();
     assert_eq!(second["report"]["rows_out"], 2, "{second}");
 
-    let list = host(&["runs", "list", "--state-dir", dir.join("state").to_str().expect("utf-8"), "--json"]);
+    let list = host(&["runs", "list", "--state-dir", dir.join("state").to_str().expect("utf-8"), "--json"], "warn");
     assert!(list.status.success(), "{}", show(&list));
     let runs: Value = serde_json::from_slice(&list.stdout).expect("runs list is JSON");
     assert_eq!(runs.as_array().map(Vec::len), Some(2));
@@ -240,11 +238,11 @@ fn resume_reruns_only_the_failed_stage_and_its_downstream() {
 
     let state = dir.join("state");
     let state = state.to_str().expect("utf-8");
-    let show_run = host(&["runs", "show", &failed_id, "--state-dir", state]);
+    let show_run = host(&["runs", "show", &failed_id, "--state-dir", state], "warn");
     assert!(show_run.status.success(), "{}", show(&show_run));
     let text = String::from_utf8_lossy(&show_run.stdout);
     assert!(text.contains("first") && text.contains("hostile fixture panics on purpose"), "{text}");
-    let stats = host(&["runs", "stats", "--state-dir", state, "--json"]);
+    let stats = host(&["runs", "stats", "--state-dir", state, "--json"], "warn");
     assert!(stats.status.success(), "{}", show(&stats));
     let stats: Value = serde_json::from_slice(&stats.stdout).expect("stats are JSON");
     assert_eq!(stats["runs"], 2, "{stats}");
@@ -267,7 +265,7 @@ fn only_reruns_one_stage_on_the_latest_outputs() {
             ("side".to_owned(), "skipped".to_owned()),
         ]
     );
-    let output = host(&["run", "--pipeline", file.to_str().expect("utf-8"), "--only", "nope"]);
+    let output = host(&["run", "--pipeline", file.to_str().expect("utf-8"), "--only", "nope"], "warn");
     assert_eq!(output.status.code(), Some(3), "{}", show(&output));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--only nope: no such stage"), "{}", show(&output));
 }
@@ -300,7 +298,7 @@ fn a_violated_check_fails_the_run_with_its_figures() {
     }]);
     assert_eq!(summary(&state, run_id)["checks"], expected);
     assert_eq!(run["checks"][0]["figures"], expected[0]["figures"]);
-    let shown = host(&["runs", "show", run_id, "--state-dir", state.to_str().expect("utf-8")]);
+    let shown = host(&["runs", "show", run_id, "--state-dir", state.to_str().expect("utf-8")], "warn");
     assert!(shown.status.success(), "{}", show(&shown));
     let text = String::from_utf8_lossy(&shown.stdout);
     assert!(text.contains("✗  conservation(ingest_items)\n   raw rows 3 ≠ 5 on first.out + 1 quarantined\n"), "{text}");
@@ -310,12 +308,12 @@ fn a_violated_check_fails_the_run_with_its_figures() {
 fn graph_prints_mermaid_and_dot() {
     let dir = scratch("pipeline-graph");
     let file = hostile_pipeline(&dir, true);
-    let mermaid = host(&["graph", "--pipeline", file.to_str().expect("utf-8")]);
+    let mermaid = host(&["graph", "--pipeline", file.to_str().expect("utf-8")], "warn");
     assert!(mermaid.status.success(), "{}", show(&mermaid));
     let text = String::from_utf8_lossy(&mermaid.stdout);
     assert!(text.starts_with("flowchart LR\n"), "{text}");
     assert!(text.contains("  ingest_items -->|out| first\n"), "{text}");
-    let dot = host(&["graph", "--format", "dot", "--pipeline", file.to_str().expect("utf-8")]);
+    let dot = host(&["graph", "--format", "dot", "--pipeline", file.to_str().expect("utf-8")], "warn");
     assert!(
         String::from_utf8_lossy(&dot.stdout).contains("\"first\" -> \"second\" [label=\"out\"];"),
         "{}",
@@ -328,7 +326,7 @@ fn a_stage_that_fails_once_is_retried_and_the_run_log_has_both_attempts() {
     let dir = scratch("pipeline-retry");
     let file = hostile_pipeline(&dir, true);
     let pipeline = file.to_str().expect("utf-8");
-    let output = host_logging(
+    let output = host(
         &[
             "run",
             "--pipeline",

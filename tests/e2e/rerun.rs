@@ -160,7 +160,7 @@ fn a_rerun_on_the_same_input_gives_identical_tables_and_reports_and_keeps_both_q
     assert_eq!(figures.len(), 3, "{figures:?}");
     assert!(figures.values().all(|sum| *sum == total), "{figures:?} vs the warehouse's {total}");
 
-    let shown = host(&["runs", "show", ids[1], "--state-dir", state.to_str().expect("utf-8")]);
+    let shown = host(&["runs", "show", ids[1], "--state-dir", state.to_str().expect("utf-8")], "warn");
     assert!(shown.status.success(), "{}", show(&shown));
     let text = String::from_utf8_lossy(&shown.stdout);
     assert!(

@@ -1,6 +1,6 @@
-//! Column plumbing the sinks share: choosing and checking the stored columns ([`Projection`]),
-//! gathering rows from batches into a new one ([`gather`]), ordering rows ([`SortValue`]) and
-//! writing values as text ([`write_value`]).
+//! Column plumbing the sinks share: choosing and checking the stored columns ([`Projection`],
+//! [`pick_columns`]), gathering rows from batches into a new one ([`gather`]), ordering rows
+//! ([`SortValue`]) and writing values as text ([`write_value`]).
 //!
 //! Gathering and ordering cover the types the pipeline's tables use (integers, decimals, dates,
 //! booleans, text and binary); another type is an error naming it, never a panic.
@@ -14,9 +14,10 @@ use arrow_array::types::{
     BinaryType, Date32Type, Date64Type, Decimal128Type, Int8Type, Int16Type, Int32Type, Int64Type, LargeBinaryType,
     LargeUtf8Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type, Utf8Type,
 };
-use arrow_array::{Array, ArrowPrimitiveType, RecordBatch, RecordBatchOptions, new_empty_array};
+use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, RecordBatch, RecordBatchOptions, new_empty_array};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use arrow_select::interleave::interleave;
+use etl_sdk::dates::IsoDate;
 
 use super::{METADATA_PREFIX, SinkError};
 
@@ -85,19 +86,7 @@ impl Projection {
         source: &str,
     ) -> Result<RecordBatch, SinkError> {
         let mut problems = Vec::new();
-        let mut columns = Vec::with_capacity(self.schema.fields().len());
-        for field in self.schema.fields() {
-            match batch.column_by_name(field.name()) {
-                Some(column) if column.data_type() == field.data_type() => columns.push(column.clone()),
-                Some(column) => problems.push(format!(
-                    "column `{}` is {} in {source}, expected {}",
-                    field.name(),
-                    column.data_type(),
-                    field.data_type()
-                )),
-                None => problems.push(format!("column `{}` is missing from {source}", field.name())),
-            }
-        }
+        let columns = pick_columns(&self.schema, batch, Some(source), &mut problems);
         for field in batch.schema_ref().fields() {
             let name = field.name();
             if !is_metadata(name) && !excluded.contains(&name.as_str()) && self.schema.field_with_name(name).is_err() {
@@ -110,6 +99,33 @@ impl Projection {
         let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
         RecordBatch::try_new_with_options(self.schema.clone(), columns, &options).map_err(SinkError::arrow(target))
     }
+}
+
+/// The columns of `schema` taken by name from `batch`, in `schema`'s order. Each one missing or
+/// of another type is a problem added to `problems` instead, naming `source` (where the batch
+/// comes from) when given: ``column `id` is missing from a later batch``.
+pub(crate) fn pick_columns(
+    schema: &Schema,
+    batch: &RecordBatch,
+    source: Option<&str>,
+    problems: &mut Vec<String>,
+) -> Vec<ArrayRef> {
+    let place = |preposition: &str| source.map_or_else(String::new, |source| format!(" {preposition} {source}"));
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for field in schema.fields() {
+        match batch.column_by_name(field.name()) {
+            Some(column) if column.data_type() == field.data_type() => columns.push(column.clone()),
+            Some(column) => problems.push(format!(
+                "column `{}` is {}{}, expected {}",
+                field.name(),
+                column.data_type(),
+                place("in"),
+                field.data_type()
+            )),
+            None => problems.push(format!("column `{}` is missing{}", field.name(), place("from"))),
+        }
+    }
+    columns
 }
 
 /// A batch of `schema` holding, in order, the rows `rows` (batch index, row index) of `batches`,
@@ -279,7 +295,7 @@ pub(crate) fn write_value(out: &mut String, array: &dyn Array, row: usize) -> bo
         }
         DataType::Date32 => {
             let Some(array) = array.as_primitive_opt::<Date32Type>() else { return false };
-            write_date(out, i64::from(array.value(row)));
+            let _ = write!(out, "{}", IsoDate(i64::from(array.value(row))));
             true
         }
         DataType::Boolean => {
@@ -352,21 +368,6 @@ pub(crate) fn write_decimal(out: &mut String, value: i128, scale: i8) {
     let _ = write!(out, "{}.{:0width$}", magnitude / divisor, magnitude % divisor, width = scale as usize);
 }
 
-/// Appends the date `days` after 1970-01-01 as `YYYY-MM-DD` (proleptic Gregorian).
-pub(crate) fn write_date(out: &mut String, days: i64) {
-    // Howard Hinnant's `civil_from_days`.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    let _ = write!(out, "{year:04}-{month:02}-{day:02}");
-}
-
 #[cfg(test)]
 mod tests {
     use arrow_array::{ArrayRef, Date32Array, Decimal128Array, Int32Array, StringArray};
@@ -408,6 +409,26 @@ mod tests {
         assert_eq!(by_amount, [(0, 1), (1, 0), (1, 1), (0, 0), (0, 2)]);
         let empty = gather(&batches[0].schema(), &batches, &[]).unwrap();
         assert_eq!(empty.num_rows(), 0);
+    }
+
+    #[test]
+    fn columns_are_picked_by_name_and_problems_name_the_source() {
+        let stored = Schema::new(vec![
+            Field::new("amount", DataType::Decimal128(18, 2), true),
+            Field::new("id", DataType::Int64, true),
+            Field::new("region", DataType::Utf8, true),
+        ]);
+        let input = batch(&[Some("a")], &[Some(1)]);
+        let mut problems = Vec::new();
+        let columns = pick_columns(&stored, &input, None, &mut problems);
+        assert_eq!(columns.len(), 1);
+        assert_eq!(problems, ["column `id` is Utf8, expected Int64", "column `region` is missing"]);
+        let projection = Projection { schema: Arc::new(stored) };
+        let error = projection.apply("t", &input, &[], "a later batch").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "t: column `id` is Utf8 in a later batch, expected Int64; column `region` is missing from a later batch"
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ use arrow_array::types::Int64Type;
 use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, SchemaRef};
 
-use super::columns::write_value;
+use super::columns::{pick_columns, write_value};
 use super::files::ParquetFile;
 use super::publish::{Staging, clean_leftovers, sync_parent};
 use super::{SinkError, check_name};
@@ -95,19 +95,7 @@ impl QuarantineWriter {
     /// Adds ingestion's rejected rows, already in the quarantine layout.
     pub fn write_parse_errors(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
         let mut problems = Vec::new();
-        let mut columns = Vec::with_capacity(self.schema.fields().len());
-        for field in self.schema.fields() {
-            match batch.column_by_name(field.name()) {
-                Some(column) if column.data_type() == field.data_type() => columns.push(column.clone()),
-                Some(column) => problems.push(format!(
-                    "column `{}` is {}, expected {}",
-                    field.name(),
-                    column.data_type(),
-                    field.data_type()
-                )),
-                None => problems.push(format!("column `{}` is missing", field.name())),
-            }
-        }
+        let columns = pick_columns(&self.schema, batch, None, &mut problems);
         if batch.num_columns() != self.schema.fields().len() {
             problems.push(format!(
                 "the batch has {} columns, the quarantine {}",

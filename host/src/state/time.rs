@@ -1,9 +1,10 @@
 //! Timestamps as the run store keeps them (unix milliseconds) and shows them (RFC 3339, UTC),
-//! with the small proleptic-Gregorian conversion that needs; plus the check for a logical date.
+//! plus the check for a logical date; the calendar arithmetic is [`etl_sdk::dates`].
 
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use etl_sdk::dates;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 const MS_PER_DAY: i64 = 86_400_000;
@@ -86,8 +87,8 @@ impl Serialize for Timestamp {
 /// A timestamp broken into UTC calendar fields.
 struct Civil {
     year: i64,
-    month: i64,
-    day: i64,
+    month: u32,
+    day: u32,
     hour: i64,
     minute: i64,
     second: i64,
@@ -98,7 +99,7 @@ impl From<Timestamp> for Civil {
     fn from(ts: Timestamp) -> Self {
         let days = ts.0.div_euclid(MS_PER_DAY);
         let ms_of_day = ts.0.rem_euclid(MS_PER_DAY);
-        let (year, month, day) = civil_from_days(days);
+        let (year, month, day) = dates::civil_from_days(days);
         Civil {
             year,
             month,
@@ -111,41 +112,7 @@ impl From<Timestamp> for Civil {
     }
 }
 
-/// Days since 1970-01-01 → (year, month 1-12, day 1-31) in the proleptic Gregorian calendar.
-/// Howard Hinnant's `civil_from_days`: eras of 400 years (146 097 days), years starting in March
-/// so that the leap day is the last day of a year.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468; // days since 0000-03-01
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097); // [0, 146096]
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365; // [0, 399]
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100); // [0, 365]
-    let month_from_march = (5 * day_of_year + 2) / 153; // [0, 11]
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 /// Whether `date` is a real calendar date written `YYYY-MM-DD`.
 pub(super) fn is_logical_date(date: &str) -> bool {
-    let b = date.as_bytes();
-    let digits = |range: std::ops::Range<usize>| -> Option<u32> {
-        b[range].iter().try_fold(0u32, |n, &c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
-    };
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return false;
-    }
-    let (Some(year), Some(month), Some(day)) = (digits(0..4), digits(5..7), digits(8..10)) else {
-        return false;
-    };
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days_in_month = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
-    };
-    (1..=days_in_month).contains(&day)
+    dates::parse_date(date).is_some()
 }

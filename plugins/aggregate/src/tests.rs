@@ -6,7 +6,7 @@ use etl_sdk::arrow::RecordBatch;
 use etl_sdk::arrow::array::{
     ArrayRef, Date32Array, Decimal128Array, Float64Array, Int32Array, Int64Array, StringArray,
 };
-use etl_sdk::testing::{Harness, Run, run};
+use etl_sdk::testing::{Harness, Run, batch, run};
 use etl_sdk::{Error, Result};
 
 use crate::Aggregate;
@@ -42,10 +42,6 @@ fn date(iso: &str) -> i32 {
 
 fn dates(values: &[Option<&str>]) -> ArrayRef {
     Arc::new(Date32Array::from(values.iter().map(|v| v.map(date)).collect::<Vec<_>>()))
-}
-
-fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
-    RecordBatch::try_from_iter(columns).unwrap()
 }
 
 /// `expected` with each line's indentation removed, so tables can sit indented in the test.

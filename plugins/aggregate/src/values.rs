@@ -6,6 +6,7 @@ use std::sync::Arc;
 use etl_sdk::arrow::RecordBatch;
 use etl_sdk::arrow::array::{Array, ArrayRef, Date32Array, Decimal128Array, Int32Array, Int64Array, StringArray};
 use etl_sdk::arrow::schema::DataType;
+use etl_sdk::dates::IsoDate;
 use etl_sdk::{Error, Result};
 
 /// A column type `aggregate` understands.
@@ -157,10 +158,7 @@ pub fn show(ty: ValueType, value: i128) -> String {
     match ty {
         ValueType::Decimal { scale, .. } => format_decimal(value, scale),
         ValueType::Date32 => match i32::try_from(value) {
-            Ok(days) => {
-                let (y, m, d) = civil_from_days(days);
-                format!("{y:04}-{m:02}-{d:02}")
-            }
+            Ok(days) => IsoDate(i64::from(days)).to_string(),
             Err(_) => value.to_string(),
         },
         _ => value.to_string(),
@@ -179,19 +177,6 @@ pub fn format_decimal(value: i128, scale: i8) -> String {
         if digits.len() <= scale { format!("{}{digits}", "0".repeat(scale + 1 - digits.len())) } else { digits };
     let (int, frac) = digits.split_at(digits.len() - scale);
     format!("{sign}{int}.{frac}")
-}
-
-/// The proleptic Gregorian (year, month, day) of `days` since 1970-01-01 (Hinnant's algorithm).
-fn civil_from_days(days: i32) -> (i64, i64, i64) {
-    let z = i64::from(days) + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 };
-    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use etl_sdk::arrow::RecordBatch;
 use etl_sdk::arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
 use etl_sdk::arrow::schema::DataType;
-use etl_sdk::testing::{Run, run};
+use etl_sdk::testing::{Run, batch, run};
 use etl_sdk::{Error, Result};
 
 use crate::Cleanse;
@@ -18,26 +18,8 @@ fn int64(values: &[Option<i64>]) -> ArrayRef {
     Arc::new(Int64Array::from(values.to_vec()))
 }
 
-fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
-    RecordBatch::try_from_iter(columns).unwrap()
-}
-
 fn cleanse(config: &str, batches: Vec<RecordBatch>) -> Result<Run> {
     run::<Cleanse>(config, [("in", batches)])
-}
-
-fn config_error(config: &str) -> String {
-    match cleanse(config, vec![]) {
-        Err(Error::InvalidConfig(message)) => message,
-        other => panic!("expected a config error, got {other:?}"),
-    }
-}
-
-fn input_error(config: &str, batch: RecordBatch) -> String {
-    match cleanse(config, vec![batch]) {
-        Err(Error::InvalidInput(message)) => message,
-        other => panic!("expected an input error, got {other:?}"),
-    }
 }
 
 fn table(lines: &[&str]) -> String {
@@ -274,7 +256,7 @@ fn refuses_bad_configs_naming_the_key() {
         ),
     ];
     for (config, expected) in cases {
-        assert_eq!(config_error(config), expected, "{config}");
+        assert_eq!(cleanse(config, vec![]).unwrap_err(), Error::config(expected), "{config}");
     }
 }
 
@@ -295,12 +277,12 @@ fn refuses_missing_and_mistyped_input_columns() {
         ),
     ];
     for (config, expected) in cases {
-        assert_eq!(input_error(config, rows.clone()), expected, "{config}");
+        assert_eq!(cleanse(config, vec![rows.clone()]).unwrap_err(), Error::input(expected), "{config}");
     }
     let floats = batch(vec![("_line", int64(&[Some(2)])), ("x", Arc::new(Float64Array::from(vec![1.0])) as ArrayRef)]);
     assert_eq!(
-        input_error(r#"{"dedupe": {"key": ["x"]}}"#, floats),
-        "column `x` has type Float64: floating-point values cannot be compared exactly as keys"
+        cleanse(r#"{"dedupe": {"key": ["x"]}}"#, vec![floats]).unwrap_err(),
+        Error::input("column `x` has type Float64: floating-point values cannot be compared exactly as keys")
     );
 }
 

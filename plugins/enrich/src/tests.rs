@@ -8,7 +8,7 @@ use etl_sdk::arrow::array::{
     ArrayRef, BooleanArray, Date32Array, Decimal128Array, Int32Array, Int64Array, LargeStringArray, ListArray,
     StringArray,
 };
-use etl_sdk::testing::{Harness, Run, run};
+use etl_sdk::testing::{Harness, Run, batch, run};
 use etl_sdk::{Error, Result};
 
 use crate::Enrich;
@@ -43,10 +43,6 @@ fn days(iso: &str) -> i32 {
 
 fn dates(values: &[Option<&str>]) -> ArrayRef {
     Arc::new(Date32Array::from(values.iter().map(|v| v.map(days)).collect::<Vec<_>>()))
-}
-
-fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
-    RecordBatch::try_from_iter(columns).unwrap()
 }
 
 /// `expected` with each line's indentation removed, so tables can sit indented in the test.
@@ -267,7 +263,7 @@ fn products() -> Vec<RecordBatch> {
         utf8(&[Some("Kitchen"), Some("Office")]),
     ];
     let empty = [utf8(&[]), utf8(&[]), utf8(&[])];
-    [first, second, empty].into_iter().map(|columns| batch(names.into_iter().zip(columns).collect())).collect()
+    [first, second, empty].into_iter().map(|columns| batch(names.into_iter().zip(columns))).collect()
 }
 
 fn customers() -> Vec<RecordBatch> {

@@ -43,6 +43,7 @@ extern crate self as etl_sdk;
 mod columns;
 mod config;
 pub mod context;
+pub mod dates;
 mod driver;
 mod error;
 pub mod index;

@@ -1,6 +1,7 @@
 //! A native test harness: runs a [`Stage`] in plain `cargo test` exactly as the host drives it in
 //! the sandbox (config as JSON, inputs port by port in declared order, outputs checked against the
-//! declared ports and for one schema per port), without a wasm toolchain.
+//! declared ports and for one schema per port), without a wasm toolchain; [`batch`] builds the
+//! inputs.
 //!
 //! ```
 //! # use etl_sdk::{Emitter, Info, Result, Stage};
@@ -13,7 +14,7 @@
 //! #     fn open(_: Self::Config) -> Result<Self> { Ok(Echo) }
 //! #     fn push(&mut self, _: &str, b: RecordBatch, out: &mut Emitter) -> Result<()> { out.emit("out", b); Ok(()) }
 //! # }
-//! let batch = RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef)])?;
+//! let batch = etl_sdk::testing::batch([("n", Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef)]);
 //! let run = etl_sdk::testing::run::<Echo>("{}", [("in", vec![batch])])?;
 //! assert_eq!(run.rows("out"), 2);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -21,7 +22,7 @@
 
 use std::collections::BTreeMap;
 
-use arrow_array::RecordBatch;
+use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::SchemaRef;
 
 use crate::driver::Driver;
@@ -60,6 +61,20 @@ impl Run {
     /// The value of metric `name`, if the stage reported it.
     pub fn metric(&self, name: &str) -> Option<i64> {
         self.metrics.iter().find(|m| m.name == name).map(|m| m.value)
+    }
+}
+
+/// A batch of `columns` (name, array) in that order, for building a stage's inputs in tests:
+/// `batch(vec![("id", ids), ("_line", lines)])`.
+///
+/// # Panics
+///
+/// If Arrow refuses the columns (arrays of different lengths, no columns at all).
+#[track_caller]
+pub fn batch<'a>(columns: impl IntoIterator<Item = (&'a str, ArrayRef)>) -> RecordBatch {
+    match RecordBatch::try_from_iter(columns) {
+        Ok(batch) => batch,
+        Err(e) => panic!("cannot build the test batch: {e}"),
     }
 }
 

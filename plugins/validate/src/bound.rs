@@ -4,6 +4,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 
+use etl_sdk::dates::{self, IsoDate};
 use etl_sdk::serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 /// A bound as written in the config, before it is checked: whatever JSON value was given. Reading
@@ -120,10 +121,7 @@ impl fmt::Display for Bound {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Bound::Number(decimal) => decimal.fmt(f),
-            Bound::Date(days) => {
-                let (year, month, day) = civil_from_days(*days);
-                write!(f, "{year:04}-{month:02}-{day:02}")
-            }
+            Bound::Date(days) => IsoDate(i64::from(*days)).fmt(f),
         }
     }
 }
@@ -282,50 +280,7 @@ fn looks_like_date(text: &str) -> bool {
 
 /// Reads a real calendar date `YYYY-MM-DD` as days since 1970-01-01.
 pub fn parse_date(text: &str) -> Option<i32> {
-    let bytes = text.as_bytes();
-    if !looks_like_date(text) {
-        return None;
-    }
-    let number = |range: std::ops::Range<usize>| -> Option<i64> {
-        let part = &bytes[range];
-        part.iter().all(u8::is_ascii_digit).then(|| part.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
-    };
-    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days_in_month = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if day < 1 || day > days_in_month {
-        return None;
-    }
-    i32::try_from(days_from_civil(year, month, day)).ok()
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The inverse of [`days_from_civil`], for messages.
-fn civil_from_days(days: i32) -> (i64, i64, i64) {
-    let z = i64::from(days) + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
+    dates::parse_date(text).and_then(|days| i32::try_from(days).ok())
 }
 
 #[cfg(test)]
@@ -391,14 +346,16 @@ mod tests {
         assert!(dec("-99999999999999999999999999999999999999") < dec("0.1"));
     }
 
+    /// The calendar itself is tested in `etl_sdk::dates`; this is the bound's use of it.
     #[test]
-    fn dates_are_real_calendar_dates() {
-        assert_eq!(parse_date("1970-01-01"), Some(0));
+    fn date_bounds_are_real_calendar_dates() {
         assert_eq!(parse_date("2024-02-29"), Some(19_782));
-        assert_eq!(parse_date("1969-12-31"), Some(-1));
-        for bad in ["2023-02-29", "2024-13-01", "2024-00-10", "2024-01-32", "2024-1-01", "24-01-01x", "abcd-ef-gh"] {
-            assert_eq!(parse_date(bad), None, "{bad}");
-        }
+        assert_eq!(parse_date("2023-02-29"), None);
+        assert_eq!(Bound::parse(&RawBound::Text("1969-12-31".into())), Ok(Bound::Date(-1)));
+        assert_eq!(
+            Bound::parse(&RawBound::Text("2023-02-29".into())),
+            Err("\"2023-02-29\" is not a valid date".into())
+        );
         for days in [-700_000, -1, 0, 19_782, 2_900_000] {
             let text = Bound::Date(days).to_string();
             assert_eq!(parse_date(&text), Some(days), "{text}");

@@ -8,7 +8,7 @@ use etl_sdk::arrow::array::{
     ArrayRef, Date32Array, Decimal128Array, Float64Array, Int32Array, Int64Array, ListArray, StringArray,
 };
 use etl_sdk::arrow::schema::DataType;
-use etl_sdk::testing::{Run, run};
+use etl_sdk::testing::{Run, batch, run};
 use etl_sdk::{Error, Result};
 
 use crate::Validate;
@@ -38,26 +38,8 @@ fn dates(values: &[Option<&str>]) -> ArrayRef {
     Arc::new(Date32Array::from(values.iter().map(|v| v.map(|v| parse_date(v).unwrap())).collect::<Vec<_>>()))
 }
 
-fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
-    RecordBatch::try_from_iter(columns).unwrap()
-}
-
 fn validate(config: &str, batches: Vec<RecordBatch>) -> Result<Run> {
     run::<Validate>(config, [("in", batches)])
-}
-
-fn config_error(config: &str) -> String {
-    match validate(config, vec![]) {
-        Err(Error::InvalidConfig(message)) => message,
-        other => panic!("expected a config error, got {other:?}"),
-    }
-}
-
-fn input_error(config: &str, batch: RecordBatch) -> String {
-    match validate(config, vec![batch]) {
-        Err(Error::InvalidInput(message)) => message,
-        other => panic!("expected an input error, got {other:?}"),
-    }
 }
 
 fn table(lines: &[&str]) -> String {
@@ -494,7 +476,7 @@ fn refuses_bad_configs_naming_the_key() {
         ),
     ];
     for (config, expected) in cases {
-        assert_eq!(config_error(config), expected, "{config}");
+        assert_eq!(validate(config, vec![]).unwrap_err(), Error::config(expected), "{config}");
     }
 }
 
@@ -521,17 +503,19 @@ fn refuses_missing_and_mistyped_input_columns() {
         ),
     ];
     for (config, expected) in cases {
-        assert_eq!(input_error(config, orders()), expected, "{config}");
+        assert_eq!(validate(config, vec![orders()]).unwrap_err(), Error::input(expected), "{config}");
     }
     let days = batch(vec![("order_date", dates(&[Some("2024-01-01")]))]);
     assert_eq!(
-        input_error(r#"{"rules": [{"rule": "in_range", "column": "order_date", "min": 0}]}"#, days),
-        "column `order_date` has type Date32, but the bounds of rules[0] (in_range) are numbers, not ISO dates"
+        validate(r#"{"rules": [{"rule": "in_range", "column": "order_date", "min": 0}]}"#, vec![days]).unwrap_err(),
+        Error::input(
+            "column `order_date` has type Date32, but the bounds of rules[0] (in_range) are numbers, not ISO dates"
+        )
     );
     let floats = batch(vec![("x", Arc::new(Float64Array::from(vec![1.0])) as ArrayRef)]);
     assert_eq!(
-        input_error(r#"{"rules": [{"rule": "unique", "column": "x"}]}"#, floats),
-        "column `x` has type Float64: floating-point values cannot be compared exactly as keys"
+        validate(r#"{"rules": [{"rule": "unique", "column": "x"}]}"#, vec![floats]).unwrap_err(),
+        Error::input("column `x` has type Float64: floating-point values cannot be compared exactly as keys")
     );
 }
 
@@ -539,14 +523,18 @@ fn refuses_missing_and_mistyped_input_columns() {
 fn refuses_columns_it_cannot_pass_through_or_would_shadow() {
     let list = ListArray::from_iter_primitive::<Int32Type, _, _>([Some([Some(1)])]);
     let nested = batch(vec![("id", utf8(&[Some("a")])), ("tags", Arc::new(list) as ArrayRef)]);
-    let error = input_error(r#"{"rules": [{"rule": "not_null", "column": "id"}]}"#, nested);
+    let Err(Error::InvalidInput(error)) =
+        validate(r#"{"rules": [{"rule": "not_null", "column": "id"}]}"#, vec![nested])
+    else {
+        panic!("expected an input error");
+    };
     assert!(error.starts_with("column `tags` has type List("), "{error}");
     assert!(error.ends_with("which this stage cannot pass through (supported: integers, floats, decimals, dates, times, timestamps, durations, intervals, Boolean, Utf8, LargeUtf8, Binary, LargeBinary, Null)"), "{error}");
 
     let clash = batch(vec![("id", utf8(&[None])), ("_reasons", utf8(&[Some("x")]))]);
     assert_eq!(
-        input_error(r#"{"rules": [{"rule": "not_null", "column": "id"}]}"#, clash),
-        "input column `_reasons` clashes with the column this stage adds to rejected rows"
+        validate(r#"{"rules": [{"rule": "not_null", "column": "id"}]}"#, vec![clash]).unwrap_err(),
+        Error::input("input column `_reasons` clashes with the column this stage adds to rejected rows")
     );
 }
 
