@@ -99,9 +99,13 @@ pub struct RunArgs {
     /// The run's logical date (YYYY-MM-DD) [default: today, UTC].
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub date: Option<String>,
-    /// Stages running at once [default: the number of cores].
+    /// Stages running at once [default: all that are ready; with --no-stream, the number of cores].
     #[arg(long, value_name = "N")]
     pub parallelism: Option<usize>,
+    /// Start each stage only once its inputs are complete, instead of beside the stages it reads
+    /// from (slower; gives each stage's time on its own).
+    #[arg(long)]
+    pub no_stream: bool,
     /// Run only this stage (repeatable), reading its inputs from the latest run (or --resume's).
     #[arg(long, value_name = "STAGE")]
     pub only: Vec<String>,

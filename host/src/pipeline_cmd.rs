@@ -113,7 +113,10 @@ pub fn run(args: &RunArgs, runtime: &Runtime) -> Result<u8> {
     // Held until this process ends: while it is, no other host takes this run for abandoned.
     let _lease = RunLease::take(&plan.paths.state, &run_id)
         .with_context(|| format!("cannot take the lease of run {run_id} in {}", plan.paths.state.display()))?;
-    let parallelism = args.parallelism.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    // Stages that stream from a running upstream wait for its rows without using a core, so by
+    // default every ready stage runs; without streaming, as many as there are cores.
+    let cores = || std::thread::available_parallelism().map_or(2, |n| n.get());
+    let parallelism = args.parallelism.unwrap_or_else(|| if args.no_stream { cores() } else { plan.stages.len() });
     store.start_run(&NewRun {
         id: run_id.clone(),
         pipeline: plan.pipeline.clone(),
@@ -130,7 +133,14 @@ pub fn run(args: &RunArgs, runtime: &Runtime) -> Result<u8> {
     tracing::info!(run_id = %run_id, pipeline = %plan.pipeline, date = %logical_date, "run started");
 
     let recorder = Recorder { store: Mutex::new(store), run_id: run_id.clone(), started: Mutex::new(HashMap::new()) };
-    let options = RunOptions { run_id: run_id.clone(), logical_date, parallelism, only: args.only.clone(), previous };
+    let options = RunOptions {
+        run_id: run_id.clone(),
+        logical_date,
+        parallelism,
+        streaming: !args.no_stream,
+        only: args.only.clone(),
+        previous,
+    };
     let live = console::LiveProgress::start(&run_id, plan.stages.len(), !args.no_progress);
     let outcome = run::run(&plan, &options, &(&recorder, &live));
     drop(live);

@@ -10,3 +10,4 @@ mod interop;
 mod pipeline;
 mod rerun;
 mod sandbox;
+mod streaming;

@@ -56,6 +56,20 @@ pub struct PlannedStage {
     pub kind: StageKind,
     /// The output ports other stages may read.
     pub outputs: Vec<String>,
+    /// Stages that must have finished before this one starts (`depends_on:`); it may start
+    /// beside the others it reads from.
+    pub depends_on: Vec<usize>,
+}
+
+impl PlannedStage {
+    /// The stages whose outputs this one may read while they are still being written.
+    pub fn streams_from(&self) -> Vec<usize> {
+        let mut from: Vec<usize> =
+            self.kind.upstreams().iter().map(|u| u.stage).filter(|s| !self.depends_on.contains(s)).collect();
+        from.sort_unstable();
+        from.dedup();
+        from
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -221,6 +235,7 @@ pub fn plan(file: &PipelineFile, path: &Path, runtime: &Runtime) -> Result<Plan,
                 StageKind::Reports { reports: wired }
             }
         };
+        let depends_on = stage_deps.clone();
         stage_deps.extend(kind.upstreams().iter().map(|u| u.stage));
         deps.push(stage_deps);
         stages.push(PlannedStage {
@@ -231,6 +246,7 @@ pub fn plan(file: &PipelineFile, path: &Path, runtime: &Runtime) -> Result<Plan,
             timeout: Duration::from_secs(config.timeout_s.unwrap_or(file.defaults.timeout_s)),
             kind,
             outputs: partial.outputs,
+            depends_on,
         });
     }
 

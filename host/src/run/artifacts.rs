@@ -1,10 +1,20 @@
 //! A run's artifacts: every stage output port as an Arrow IPC stream file under
 //! `<state>/runs/<run_id>/artifacts/<stage>/<port>.arrows`. Stages stream from and to them, so
 //! memory stays bounded, and a resumed run reuses those of the stages that succeeded.
+//!
+//! Dependents may read an artifact while it is being written: the writer publishes how many bytes
+//! of whole messages are on disk after each batch, and a reader of a running stage's output
+//! blocks at that mark until there is more (see [`Live`]). It reaches the end of the stream only
+//! once the stage's attempt has succeeded; if the attempt fails, the reader fails and marks its
+//! stage [`Follow::interrupted`], so the scheduler runs it again on the next attempt.
 
+use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read};
+use std::io::{BufReader, BufWriter, Read, Seek};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
 use arrow_ipc::reader::StreamReader;
@@ -15,11 +25,17 @@ use arrow_schema::SchemaRef;
 #[derive(Debug, Clone)]
 pub struct Artifacts {
     dir: PathBuf,
+    live: Arc<Live>,
 }
 
 impl Artifacts {
     pub fn new(state_dir: &Path, run_id: &str) -> Self {
-        Artifacts { dir: state_dir.join("runs").join(run_id).join("artifacts") }
+        Artifacts { dir: state_dir.join("runs").join(run_id).join("artifacts"), live: Arc::default() }
+    }
+
+    /// What stages of this run are writing, for readers to follow.
+    pub fn live(&self) -> &Live {
+        &self.live
     }
 
     pub fn stage_dir(&self, stage: &str) -> PathBuf {
@@ -59,14 +75,21 @@ impl Artifacts {
     }
 
     /// Streams the batches of `stage`'s output `port`; an output the stage never wrote has none.
+    /// If the stage is running, follows the file as it is written (see the module's docs).
     pub fn read(&self, stage: &str, port: &str) -> Result<ArtifactReader, String> {
-        self.open(stage, port, None)
+        self.open(stage, port, None, None)
+    }
+
+    /// Like [`read`](Self::read), for a stage reading its input: the time it waits for a running
+    /// upstream and an upstream attempt failing under it are recorded in `follow`.
+    pub fn follow(&self, stage: &str, port: &str, follow: &Arc<Follow>) -> Result<ArtifactReader, String> {
+        self.open(stage, port, None, Some(follow))
     }
 
     /// Like [`read`](Self::read), decoding (and validating) only the columns named: the rest of
     /// each batch is read past, not decoded. No columns gives batches that only count rows.
     pub fn read_columns(&self, stage: &str, port: &str, columns: &[&str]) -> Result<ArtifactReader, String> {
-        let all = self.open(stage, port, None)?;
+        let all = self.open(stage, port, None, None)?;
         let Some(reader) = &all.reader else { return Ok(all) };
         let schema = reader.schema();
         let projection = columns
@@ -75,7 +98,7 @@ impl Artifacts {
                 schema.index_of(name).map_err(|_| format!("artifact {}: no column `{name}`", all.path.display()))
             })
             .collect::<Result<Vec<usize>, String>>()?;
-        self.open(stage, port, Some(projection))
+        self.open(stage, port, Some(projection), None)
     }
 
     /// The rows in an artifact (0 if it doesn't exist), from the messages' headers alone: the
@@ -112,16 +135,248 @@ impl Artifacts {
         }
     }
 
-    fn open(&self, stage: &str, port: &str, projection: Option<Vec<usize>>) -> Result<ArtifactReader, String> {
+    fn open(
+        &self,
+        stage: &str,
+        port: &str,
+        projection: Option<Vec<usize>>,
+        follow: Option<&Arc<Follow>>,
+    ) -> Result<ArtifactReader, String> {
         let path = self.path(stage, port);
-        match File::open(&path) {
-            Ok(file) => {
-                let reader = StreamReader::try_new(BufReader::with_capacity(1 << 20, file), projection)
-                    .map_err(|e| format!("artifact {}: {e}", path.display()))?;
-                Ok(ArtifactReader { path, reader: Some(reader) })
+        let fail = |e: &dyn std::fmt::Display| format!("artifact {}: {e}", path.display());
+        // A running stage's output: wait for its first batch (or its end, if it writes none).
+        let generation = match self.live.first_batch(stage, port, follow) {
+            Ok(generation) => generation,
+            Err(error) => return Err(fail(&error)),
+        };
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ArtifactReader { path, reader: None }),
+            Err(e) => return Err(fail(&e)),
+        };
+        let source = match generation {
+            None => Source::File(file),
+            Some(generation) => Source::Tail(Tail {
+                live: Arc::clone(&self.live),
+                stage: stage.to_owned(),
+                port: port.to_owned(),
+                generation,
+                file,
+                position: 0,
+                follow: follow.cloned(),
+            }),
+        };
+        let reader =
+            StreamReader::try_new(BufReader::with_capacity(1 << 20, source), projection).map_err(|e| fail(&e))?;
+        Ok(ArtifactReader { path, reader: Some(reader) })
+    }
+}
+
+/// What a stage reading its inputs learns from following running upstreams.
+#[derive(Debug, Default)]
+pub struct Follow {
+    waited_ns: AtomicU64,
+    interrupted: AtomicBool,
+}
+
+impl Follow {
+    /// How long its readers have waited for running upstreams to write more.
+    pub fn waited(&self) -> Duration {
+        Duration::from_nanos(self.waited_ns.load(Ordering::Relaxed))
+    }
+
+    /// Whether an upstream attempt it was reading failed under it.
+    pub fn interrupted(&self) -> bool {
+        self.interrupted.load(Ordering::Relaxed)
+    }
+}
+
+/// Where the outputs of the run's stages stand, for readers that follow them while they are
+/// written. Stages not [`expect`](Live::expect)ed are finished: their files are read as they are.
+#[derive(Debug, Default)]
+pub struct Live {
+    stages: Mutex<HashMap<String, LiveStage>>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct LiveStage {
+    phase: Phase,
+    /// Attempts begun; a reader stays with the attempt it started on.
+    generation: u64,
+    /// Per port, the bytes of whole messages on disk in this attempt.
+    committed: HashMap<String, u64>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Not started, or between attempts: readers wait.
+    #[default]
+    Waiting,
+    Writing,
+    /// The attempt succeeded: its files are whole.
+    Done,
+    /// It will not run again.
+    Failed,
+}
+
+impl Live {
+    /// Marks `stage` as one this run will write: readers wait for it.
+    pub fn expect(&self, stage: &str) {
+        self.lock().insert(stage.to_owned(), LiveStage::default());
+    }
+
+    /// An attempt of `stage` starts writing (its directory is empty).
+    pub fn begin(&self, stage: &str) {
+        self.update(stage, |s| {
+            s.phase = Phase::Writing;
+            s.generation += 1;
+            s.committed.clear();
+        });
+    }
+
+    /// `bytes` of `stage`'s `port` are on disk, ending on a message boundary.
+    fn commit(&self, stage: &str, port: &str, bytes: u64) {
+        self.update(stage, |s| {
+            s.committed.insert(port.to_owned(), bytes);
+        });
+    }
+
+    /// The attempt succeeded.
+    pub fn done(&self, stage: &str) {
+        self.update(stage, |s| s.phase = Phase::Done);
+    }
+
+    /// The attempt failed; the stage may run again.
+    pub fn abort(&self, stage: &str) {
+        self.update(stage, |s| s.phase = Phase::Waiting);
+    }
+
+    /// The stage will not run again.
+    pub fn fail(&self, stage: &str) {
+        self.update(stage, |s| s.phase = Phase::Failed);
+    }
+
+    /// No stage runs any more: from now on every artifact is read as it is on disk (the
+    /// quarantine reads what failed stages rejected).
+    pub fn settle(&self) {
+        self.lock().clear();
+        self.changed.notify_all();
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, LiveStage>> {
+        self.stages.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn update(&self, stage: &str, change: impl FnOnce(&mut LiveStage)) {
+        if let Some(state) = self.lock().get_mut(stage) {
+            change(state);
+            self.changed.notify_all();
+        }
+    }
+
+    /// Waits until `port` of a running `stage` has its first batch on disk, and returns the
+    /// attempt, or `None` when the stage is finished (its file is read as it is).
+    fn first_batch(&self, stage: &str, port: &str, follow: Option<&Arc<Follow>>) -> std::io::Result<Option<u64>> {
+        let mut stages = self.lock();
+        loop {
+            let Some(state) = stages.get(stage) else { return Ok(None) };
+            match state.phase {
+                Phase::Done => return Ok(None),
+                Phase::Failed => return Err(interrupted(stage, follow)),
+                Phase::Writing if state.committed.get(port).is_some_and(|&b| b > 0) => {
+                    return Ok(Some(state.generation));
+                }
+                Phase::Writing | Phase::Waiting => stages = self.wait(stages, follow),
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ArtifactReader { path, reader: None }),
-            Err(e) => Err(format!("artifact {}: {e}", path.display())),
+        }
+    }
+
+    /// Waits until attempt `generation` of `stage` has more of `port` than `position` bytes, and
+    /// returns how far it may be read (`None`: to the end of the file).
+    fn readable(
+        &self,
+        stage: &str,
+        port: &str,
+        generation: u64,
+        position: u64,
+        follow: Option<&Arc<Follow>>,
+    ) -> std::io::Result<Option<u64>> {
+        let mut stages = self.lock();
+        loop {
+            let Some(state) = stages.get(stage) else { return Ok(None) };
+            if state.generation != generation || matches!(state.phase, Phase::Waiting | Phase::Failed) {
+                return Err(interrupted(stage, follow));
+            }
+            if state.phase == Phase::Done {
+                return Ok(None);
+            }
+            let committed = state.committed.get(port).copied().unwrap_or(0);
+            if committed > position {
+                return Ok(Some(committed));
+            }
+            stages = self.wait(stages, follow);
+        }
+    }
+
+    fn wait<'a>(
+        &self,
+        stages: MutexGuard<'a, HashMap<String, LiveStage>>,
+        follow: Option<&Arc<Follow>>,
+    ) -> MutexGuard<'a, HashMap<String, LiveStage>> {
+        let start = Instant::now();
+        let stages = self.changed.wait(stages).unwrap_or_else(|e| e.into_inner());
+        if let Some(follow) = follow {
+            follow.waited_ns.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        }
+        stages
+    }
+}
+
+fn interrupted(stage: &str, follow: Option<&Arc<Follow>>) -> std::io::Error {
+    if let Some(follow) = follow {
+        follow.interrupted.store(true, Ordering::Relaxed);
+    }
+    std::io::Error::other(format!("stage \"{stage}\" failed while this output was read"))
+}
+
+/// An artifact file: whole, or being written by a running stage.
+enum Source {
+    File(File),
+    Tail(Tail),
+}
+
+/// Reads a running stage's output up to what it has committed, waiting for more.
+struct Tail {
+    live: Arc<Live>,
+    stage: String,
+    port: String,
+    generation: u64,
+    file: File,
+    position: u64,
+    follow: Option<Arc<Follow>>,
+}
+
+impl Read for Source {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Source::File(file) => file.read(buf),
+            Source::Tail(tail) => {
+                let limit = tail.live.readable(
+                    &tail.stage,
+                    &tail.port,
+                    tail.generation,
+                    tail.position,
+                    tail.follow.as_ref(),
+                )?;
+                let want = match limit {
+                    Some(end) => buf.len().min(usize::try_from(end - tail.position).unwrap_or(usize::MAX)),
+                    None => buf.len(),
+                };
+                let n = tail.file.read(&mut buf[..want])?;
+                tail.position += n as u64;
+                Ok(n)
+            }
         }
     }
 }
@@ -129,7 +384,7 @@ impl Artifacts {
 /// Batches of one artifact, in order.
 pub struct ArtifactReader {
     path: PathBuf,
-    reader: Option<StreamReader<BufReader<File>>>,
+    reader: Option<StreamReader<BufReader<Source>>>,
 }
 
 impl std::fmt::Debug for ArtifactReader {
@@ -171,8 +426,13 @@ impl PortWriters {
             }
         };
         let (_, writer, rows) = &mut self.writers[index];
-        writer.write(batch).map_err(|e| format!("writing artifact {stage}.{port}: {e}"))?;
+        let fail = |e: &dyn std::fmt::Display| format!("writing artifact {stage}.{port}: {e}");
+        writer.write(batch).map_err(|e| fail(&e))?;
         *rows += batch.num_rows() as u64;
+        // Readers following the stage may now read this batch.
+        writer.flush().map_err(|e| fail(&e))?;
+        let written = writer.get_mut().get_mut().stream_position().map_err(|e| fail(&e))?;
+        artifacts.live.commit(stage, port, written);
         Ok(())
     }
 
@@ -202,8 +462,6 @@ fn open_writer(path: &Path, schema: &SchemaRef) -> Result<StreamWriter<BufWriter
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use arrow_array::{ArrayRef, Int64Array, StringArray};
 
     use super::*;
@@ -247,5 +505,110 @@ mod tests {
         std::fs::write(&path, &bytes[..bytes.len() - 20]).unwrap();
         let error = artifacts.count_rows("s", "out").unwrap_err();
         assert!(error.contains("truncated stream"), "{error}");
+    }
+
+    fn ids(batches: &[RecordBatch]) -> Vec<i64> {
+        batches
+            .iter()
+            .flat_map(|b| b.column(1).as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec())
+            .collect()
+    }
+
+    /// Reads `port` of `stage` on another thread, following it, and sends each batch's rows as
+    /// they arrive; the last message is the end (`Ok(None)`) or the error.
+    fn follower(
+        artifacts: &Artifacts,
+        follow: &Arc<Follow>,
+        port: &str,
+    ) -> std::sync::mpsc::Receiver<Result<Option<Vec<i64>>, String>> {
+        let (send, receive) = std::sync::mpsc::channel();
+        let (artifacts, follow, port) = (artifacts.clone(), Arc::clone(follow), port.to_owned());
+        std::thread::spawn(move || {
+            let reader = match artifacts.follow("s", &port, &follow) {
+                Ok(reader) => reader,
+                Err(e) => return send.send(Err(e)).unwrap(),
+            };
+            for batch in reader {
+                let message = batch.map(|b| Some(ids(&[b])));
+                let failed = message.is_err();
+                send.send(message).unwrap();
+                if failed {
+                    return;
+                }
+            }
+            send.send(Ok(None)).unwrap();
+        });
+        receive
+    }
+
+    const PATIENCE: Duration = Duration::from_secs(10);
+
+    #[test]
+    fn a_reader_follows_a_running_stage_batch_by_batch_and_ends_only_when_it_is_done() {
+        let scratch = Scratch::new("artifacts-live");
+        let artifacts = Artifacts::new(scratch.path(), "r1");
+        artifacts.live().expect("s");
+        let follow = Arc::new(Follow::default());
+        // Opened before the stage even starts: it waits for the first batch.
+        let rows = follower(&artifacts, &follow, "out");
+        let nothing = follower(&artifacts, &follow, "never_written");
+
+        artifacts.reset_stage("s").unwrap();
+        artifacts.live().begin("s");
+        let mut writers = PortWriters::default();
+        writers.write(&artifacts, "s", "out", &batch(0, 3)).unwrap();
+        assert_eq!(rows.recv_timeout(PATIENCE).unwrap(), Ok(Some(vec![0, 1, 2])));
+        writers.write(&artifacts, "s", "out", &batch(3, 2)).unwrap();
+        assert_eq!(rows.recv_timeout(PATIENCE).unwrap(), Ok(Some(vec![3, 4])));
+        // Finished but not yet done: the reader must not take the stream's end for the stage's.
+        writers.finish().unwrap();
+        assert!(rows.recv_timeout(Duration::from_millis(50)).is_err(), "ended before the stage was done");
+        assert!(nothing.recv_timeout(Duration::from_millis(50)).is_err(), "ended before the stage was done");
+
+        artifacts.live().done("s");
+        assert_eq!(rows.recv_timeout(PATIENCE).unwrap(), Ok(None));
+        assert_eq!(nothing.recv_timeout(PATIENCE).unwrap(), Ok(None), "a port never written has no rows");
+        assert!(!follow.interrupted());
+        assert!(follow.waited() > Duration::ZERO);
+    }
+
+    #[test]
+    fn a_failed_attempt_interrupts_its_readers_and_the_next_one_is_read_from_the_start() {
+        let scratch = Scratch::new("artifacts-abort");
+        let artifacts = Artifacts::new(scratch.path(), "r1");
+        artifacts.live().expect("s");
+        artifacts.reset_stage("s").unwrap();
+        artifacts.live().begin("s");
+        let follow = Arc::new(Follow::default());
+        let rows = follower(&artifacts, &follow, "out");
+        let mut writers = PortWriters::default();
+        writers.write(&artifacts, "s", "out", &batch(0, 3)).unwrap();
+        assert_eq!(rows.recv_timeout(PATIENCE).unwrap(), Ok(Some(vec![0, 1, 2])));
+
+        // The attempt fails: its reader fails too, and says so.
+        drop(writers);
+        artifacts.live().abort("s");
+        let error = rows.recv_timeout(PATIENCE).unwrap().unwrap_err();
+        assert!(error.contains("stage \"s\" failed while this output was read"), "{error}");
+        assert!(follow.interrupted());
+
+        // A reader opened between attempts waits for the next one and reads only it.
+        let again = Arc::new(Follow::default());
+        let rows = follower(&artifacts, &again, "out");
+        artifacts.reset_stage("s").unwrap();
+        artifacts.live().begin("s");
+        let mut writers = PortWriters::default();
+        writers.write(&artifacts, "s", "out", &batch(10, 2)).unwrap();
+        writers.finish().unwrap();
+        artifacts.live().done("s");
+        assert_eq!(rows.recv_timeout(PATIENCE).unwrap(), Ok(Some(vec![10, 11])));
+        assert_eq!(rows.recv_timeout(PATIENCE).unwrap(), Ok(None));
+        assert!(!again.interrupted());
+
+        // A stage that will not run again fails whoever waits for it.
+        artifacts.live().expect("s");
+        let rows = follower(&artifacts, &again, "out");
+        artifacts.live().fail("s");
+        assert!(rows.recv_timeout(PATIENCE).unwrap().is_err());
     }
 }

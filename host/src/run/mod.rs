@@ -8,12 +8,13 @@ mod stages;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::config::{Plan, StageKind};
-use crate::dag::scheduler::{self, Observer, TaskResult, TaskSpec};
+use crate::dag::scheduler::{self, AttemptError, Observer, TaskResult, TaskSpec};
 use crate::dag::{RunStatus, StageStatus};
 use crate::runtime::RunInfo;
 
@@ -28,6 +29,9 @@ pub struct RunOptions {
     /// The logical date (`--date`), recorded with the run.
     pub logical_date: String,
     pub parallelism: usize,
+    /// Start stages while the stages they read from still run, reading their outputs as they are
+    /// written (otherwise each starts once its inputs are complete).
+    pub streaming: bool,
     /// Run only these stages; the others' outputs come from `previous`.
     pub only: Vec<String>,
     /// An earlier run whose successful stages' outputs are reused.
@@ -84,6 +88,9 @@ pub enum RunError {
 pub trait RunObserver: Sync {
     fn stage_started(&self, _stage: &str, _attempt: u32) {}
     fn stage_retrying(&self, _stage: &str, _attempt: u32, _error: &str, _wait: Duration) {}
+    /// An attempt stopped because an upstream it was reading failed; it starts again on the
+    /// upstream's next attempt.
+    fn stage_interrupted(&self, _stage: &str, _attempt: u32, _error: &str) {}
     /// The rows a running stage has read so far in this attempt; called once per batch.
     fn stage_progress(&self, _stage: &str, _rows_in: u64) {}
     fn stage_finished(&self, _outcome: &StageOutcome) {}
@@ -98,6 +105,10 @@ impl<A: RunObserver, B: RunObserver> RunObserver for (A, B) {
     fn stage_retrying(&self, stage: &str, attempt: u32, error: &str, wait: Duration) {
         self.0.stage_retrying(stage, attempt, error, wait);
         self.1.stage_retrying(stage, attempt, error, wait);
+    }
+    fn stage_interrupted(&self, stage: &str, attempt: u32, error: &str) {
+        self.0.stage_interrupted(stage, attempt, error);
+        self.1.stage_interrupted(stage, attempt, error);
     }
     fn stage_progress(&self, stage: &str, rows_in: u64) {
         self.0.stage_progress(stage, rows_in);
@@ -115,6 +126,9 @@ impl<T: RunObserver + ?Sized> RunObserver for &T {
     }
     fn stage_retrying(&self, stage: &str, attempt: u32, error: &str, wait: Duration) {
         (**self).stage_retrying(stage, attempt, error, wait);
+    }
+    fn stage_interrupted(&self, stage: &str, attempt: u32, error: &str) {
+        (**self).stage_interrupted(stage, attempt, error);
     }
     fn stage_progress(&self, stage: &str, rows_in: u64) {
         (**self).stage_progress(stage, rows_in);
@@ -153,9 +167,18 @@ pub fn run(plan: &Plan, options: &RunOptions, observer: &dyn RunObserver) -> Res
     let tasks: Vec<TaskSpec> = plan
         .stages
         .iter()
-        .map(|s| TaskSpec { critical: s.critical, retries: s.retries, retry_backoff: s.retry_backoff })
+        .map(|s| TaskSpec {
+            critical: s.critical,
+            retries: s.retries,
+            retry_backoff: s.retry_backoff,
+            stream_from: if options.streaming { s.streams_from() } else { Vec::new() },
+        })
         .collect();
-    let bridge = Bridge { plan, observer };
+    // Readers of the stages this run writes follow them until they are done.
+    for &stage in &selected {
+        artifacts.live().expect(&names[stage]);
+    }
+    let bridge = Bridge { plan, observer, artifacts: &artifacts };
     let (results, status) =
         scheduler::run(&plan.graph, &tasks, &selected, options.parallelism, &bridge, |stage, attempt| {
             let planned = &plan.stages[stage];
@@ -164,15 +187,31 @@ pub fn run(plan: &Plan, options: &RunOptions, observer: &dyn RunObserver) -> Res
                 names: &names,
                 artifacts: &artifacts,
                 deadline: Instant::now() + planned.timeout,
+                follow: Arc::default(),
                 run: RunInfo { run_id: options.run_id.clone(), logical_date: options.logical_date.clone(), attempt },
                 observer,
             };
-            match &planned.kind {
+            let result = match &planned.kind {
                 StageKind::Ingest { .. } | StageKind::Plugin { .. } => stages::run_data_stage(&ctx),
                 StageKind::Warehouse { .. } | StageKind::Reports { .. } => sinks::run_sink_stage(&ctx, plan),
+            };
+            match result {
+                Ok(report) => {
+                    artifacts.live().done(&planned.name);
+                    Ok(StageReport { input_wait_s: ctx.follow.waited().as_secs_f64(), ..report })
+                }
+                Err(error) => {
+                    artifacts.live().abort(&planned.name);
+                    Err(if ctx.follow.interrupted() {
+                        AttemptError::Interrupted(error)
+                    } else {
+                        AttemptError::Failed(error)
+                    })
+                }
             }
         });
 
+    artifacts.live().settle();
     let stages = results.iter().enumerate().map(|(i, r)| outcome(plan, i, r)).collect();
     // Every rejected row of the run, whatever else happened, so nothing is lost silently.
     let writing = Instant::now();
@@ -241,6 +280,7 @@ fn outcome(plan: &Plan, stage: usize, result: &TaskResult<StageReport>) -> Stage
 struct Bridge<'a> {
     plan: &'a Plan,
     observer: &'a dyn RunObserver,
+    artifacts: &'a Artifacts,
 }
 
 impl Observer<StageReport> for Bridge<'_> {
@@ -256,14 +296,25 @@ impl Observer<StageReport> for Bridge<'_> {
         self.observer.stage_retrying(name, attempt, error, wait);
     }
 
+    fn interrupted(&self, stage: usize, attempt: u32, error: &str) {
+        let name = &self.plan.stages[stage].name;
+        tracing::info!(stage = %name, attempt, %error, "stage interrupted: it starts again when its upstream does");
+        self.observer.stage_interrupted(name, attempt, error);
+    }
+
     fn finished(&self, stage: usize, result: &TaskResult<StageReport>) {
         let outcome = outcome(self.plan, stage, result);
+        if result.status == StageStatus::Failed {
+            self.artifacts.live().fail(&outcome.name);
+        }
         match &outcome.error {
             Some(error) => tracing::error!(stage = %outcome.name, attempts = outcome.attempts, %error, "stage failed"),
             None => tracing::info!(
                 stage = %outcome.name,
                 rows_out = outcome.report.as_ref().map_or(0, |r| r.rows_out),
                 seconds = outcome.duration_s.unwrap_or(0.0),
+                input_wait_s = outcome.report.as_ref().map_or(0.0, |r| r.input_wait_s),
+                guest_memory_mib = outcome.report.as_ref().and_then(|r| r.guest_memory_bytes).map(|b| b >> 20),
                 "stage succeeded"
             ),
         }
@@ -273,6 +324,7 @@ impl Observer<StageReport> for Bridge<'_> {
     fn upstream_failed(&self, stage: usize, upstream: usize) {
         let (name, up) = (&self.plan.stages[stage].name, &self.plan.stages[upstream].name);
         tracing::warn!(stage = %name, upstream = %up, "not run: upstream failed");
+        self.artifacts.live().fail(name);
         let result =
             TaskResult { status: StageStatus::UpstreamFailed, attempts: 0, started: None, ended: None, outcome: None };
         self.observer.stage_finished(&outcome(self.plan, stage, &result));

@@ -14,7 +14,7 @@ pub fn run_sink_stage(ctx: &StageContext<'_>, plan: &Plan) -> Result<StageReport
     match &ctx.stage.kind {
         StageKind::Warehouse { tables } => {
             for (table, upstream) in tables {
-                let source = ctx.artifacts.read(&ctx.names[upstream.stage], &upstream.port)?;
+                let source = ctx.read(upstream)?;
                 let root = &plan.paths.warehouse;
                 let stats = match table.mode {
                     TableMode::Partitioned => {
@@ -50,7 +50,7 @@ pub fn run_sink_stage(ctx: &StageContext<'_>, plan: &Plan) -> Result<StageReport
             std::fs::create_dir_all(&plan.paths.reports)
                 .map_err(|e| format!("cannot create {}: {e}", plan.paths.reports.display()))?;
             for (config, upstream) in reports {
-                let batches = collect(ctx.artifacts.read(&ctx.names[upstream.stage], &upstream.port)?)?;
+                let batches = collect(ctx.read(upstream)?)?;
                 let columns: Vec<&str> = config.columns.iter().map(String::as_str).collect();
                 let sort_by: Vec<&str> = config.sort_by.iter().map(String::as_str).collect();
                 let path = plan.paths.reports.join(&config.file);

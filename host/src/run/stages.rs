@@ -1,6 +1,7 @@
 //! What each kind of stage does when it runs: read its inputs' artifacts, do its work, write its
 //! outputs' artifacts, report counts.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -10,7 +11,8 @@ use crate::ingest::{IngestOptions, ingest};
 use crate::runtime::{RunInfo, StageErrorKind};
 
 use super::RunObserver;
-use super::artifacts::{Artifacts, PortWriters};
+use super::artifacts::{ArtifactReader, Artifacts, Follow, PortWriters};
+use crate::config::Upstream;
 
 /// What one successful stage attempt reports.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -22,6 +24,11 @@ pub struct StageReport {
     pub bytes_out: u64,
     pub metrics: Vec<(String, i64)>,
     pub plugin_sha256: Option<String>,
+    /// Seconds the stage waited for running upstreams to write more of its inputs.
+    pub input_wait_s: f64,
+    /// A plugin stage's linear memory at its largest, in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guest_memory_bytes: Option<u64>,
 }
 
 /// Everything a stage attempt needs from the run.
@@ -30,7 +37,10 @@ pub struct StageContext<'a> {
     /// Stage names by index, to find upstream artifacts.
     pub names: &'a [String],
     pub artifacts: &'a Artifacts,
+    /// When the stage times out, not counting the time it waits for running upstreams.
     pub deadline: Instant,
+    /// What reading inputs from running upstreams cost and whether one failed under the stage.
+    pub follow: Arc<Follow>,
     /// The run and attempt, as plugins see them.
     pub run: RunInfo,
     /// Told the rows read so far, as the stage goes (for the progress display).
@@ -49,12 +59,22 @@ impl StageContext<'_> {
         self.observer.stage_progress(&self.stage.name, rows_in);
     }
 
+    /// Streams one of the stage's inputs, following it if its stage is still running.
+    pub(crate) fn read(&self, upstream: &Upstream) -> Result<ArtifactReader, String> {
+        self.artifacts.follow(&self.names[upstream.stage], &upstream.port, &self.follow)
+    }
+
+    /// The deadline, moved on by the time spent waiting for running upstreams.
+    fn deadline(&self) -> Instant {
+        self.deadline + self.follow.waited()
+    }
+
     pub(crate) fn check_deadline(&self) -> Result<(), String> {
-        if Instant::now() > self.deadline { Err(self.timeout_message()) } else { Ok(()) }
+        if Instant::now() > self.deadline() { Err(self.timeout_message()) } else { Ok(()) }
     }
 
     fn remaining(&self) -> Duration {
-        self.deadline.saturating_duration_since(Instant::now())
+        self.deadline().saturating_duration_since(Instant::now())
     }
 
     fn timeout_message(&self) -> String {
@@ -67,6 +87,7 @@ impl StageContext<'_> {
 pub fn run_data_stage(ctx: &StageContext<'_>) -> Result<StageReport, String> {
     let stage = ctx.stage;
     ctx.artifacts.reset_stage(&stage.name).map_err(|e| format!("cannot prepare artifacts: {e}"))?;
+    ctx.artifacts.live().begin(&stage.name);
     match &stage.kind {
         StageKind::Ingest { path, schema, batch_rows, .. } => {
             let mut options = IngestOptions::new(stage.name.clone());
@@ -113,7 +134,7 @@ pub fn run_data_stage(ctx: &StageContext<'_>) -> Result<StageReport, String> {
             };
             let mut rows_read = 0;
             for (port, upstream) in inputs {
-                for batch in ctx.artifacts.read(&ctx.names[upstream.stage], &upstream.port)? {
+                for batch in ctx.read(upstream)? {
                     let batch = batch?;
                     ctx.check_deadline()?;
                     instance.set_call_timeout(limits.call_timeout.min(ctx.remaining()));
@@ -137,6 +158,8 @@ pub fn run_data_stage(ctx: &StageContext<'_>) -> Result<StageReport, String> {
                 bytes_out: stats.bytes_out,
                 metrics,
                 plugin_sha256: Some(plugin.sha256().to_owned()),
+                guest_memory_bytes: Some(stats.memory_bytes),
+                ..StageReport::default()
             })
         }
         StageKind::Warehouse { .. } | StageKind::Reports { .. } => {
@@ -147,7 +170,7 @@ pub fn run_data_stage(ctx: &StageContext<'_>) -> Result<StageReport, String> {
 
 /// A plugin failure, with the stage's own time limit named when that is what ran out.
 fn plugin_error(ctx: &StageContext<'_>, kind: StageErrorKind) -> String {
-    if matches!(kind, StageErrorKind::Timeout { .. }) && Instant::now() >= ctx.deadline {
+    if matches!(kind, StageErrorKind::Timeout { .. }) && Instant::now() >= ctx.deadline() {
         return ctx.timeout_message();
     }
     kind.to_string()

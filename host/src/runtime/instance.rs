@@ -133,6 +133,8 @@ pub struct InstanceStats {
     pub bytes_out: u64,
     /// Wall time spent inside guest calls.
     pub guest_time: Duration,
+    /// The instance's linear memory at its largest, in bytes.
+    pub memory_bytes: u64,
 }
 
 /// One run of a stage on a plugin. Not reusable after a trap: every call then fails with
@@ -266,7 +268,7 @@ impl StageInstance {
     }
 
     pub fn stats(&self) -> InstanceStats {
-        self.stats
+        InstanceStats { memory_bytes: self.store.data().memory.granted, ..self.stats }
     }
 
     pub fn info(&self) -> &PluginInfo {

@@ -52,11 +52,13 @@ pub(crate) struct MemoryCap {
     limit: u64,
     /// The size a refused `memory.grow` asked for.
     pub refused: Option<u64>,
+    /// The largest size granted: linear memory never shrinks, so this is the instance's peak.
+    pub granted: u64,
 }
 
 impl MemoryCap {
     pub fn new(limit: u64) -> Self {
-        MemoryCap { limit, refused: None }
+        MemoryCap { limit, refused: None, granted: 0 }
     }
 }
 
@@ -67,6 +69,7 @@ impl wasmtime::ResourceLimiter for MemoryCap {
             self.refused = Some(desired);
             return Ok(false);
         }
+        self.granted = self.granted.max(desired);
         Ok(true)
     }
 
