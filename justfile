@@ -50,11 +50,14 @@ _venv dir requirements:
 lint:
     cargo fmt --all --check
     cargo clippy --release --workspace --all-targets -- -D warnings
+    cargo clippy --release -p host --features native-stages -- -D warnings
     cargo clippy --profile plugin --target wasm32-wasip2 {{ plugins }} -- -D warnings
 
 # End-to-end benchmark vs DuckDB and Polars, outputs checked equal (BENCHMARKS.md): `just bench sizes=1000000 runs=1`.
 bench *args:
     just build-plugins
+    cargo build --release -p host --features native-stages
+    cp target/release/host target/release/host-native
     cargo build --release
     just bench-venv
     target/py-bench/bin/python bench/run.py {{ args }}

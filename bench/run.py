@@ -1,7 +1,7 @@
 """The end-to-end benchmark: our pipeline against DuckDB and Polars on the same generated data.
 
     target/py-bench/bin/python bench/run.py [--sizes 1000000,5000000] [--runs 3]
-        [--engines ours,duckdb,polars] [--no-edge] [--regenerate]
+        [--engines ours,native,duckdb,polars] [--no-edge] [--regenerate]
 
 (`just bench sizes=1000000 runs=1` builds the host and the plugins first and runs this; a word
 `key=value` means `--key value`.)
@@ -10,10 +10,14 @@ For every size N:
 
 1. Sample data: `host generate-data --orders N --seed 42`, cached under `target/bench-data/<N>/raw`
    (regenerated when its `generate.json` does not match, or with `--regenerate`).
-2. Every engine runs the whole pipeline `--runs` times, interleaved (ours, duckdb, polars, ours,
-   ...), each run on fresh output directories under `target/bench-data/<N>/out/<engine>`:
+2. Every engine runs the whole pipeline `--runs` times, interleaved (ours, native, duckdb,
+   polars, ours, ...), each run on fresh output directories under `target/bench-data/<N>/out/<engine>`:
    - ours: `host run --pipeline config/ecommerce.yaml --set paths.*=... --json`, with its own
      plugin compile cache (`ETL_CACHE_DIR=target/bench-data/plugin-cache`), warmed before timing;
+   - native: the same with `--native-stages` on a host built with `--features native-stages`
+     (`target/release/host-native`, which `just bench` builds): every plugin stage runs its crate
+     natively, outside the sandbox, so ours ÷ native is the sandbox's cost end to end (the WASM
+     tax), and the per-stage table shows it stage by stage;
    - duckdb, polars: `bench/duckdb_pipeline.py`, `bench/polars_pipeline.py` (the same spec).
    Each run is measured from outside: wall time, CPU time (user + sys) and peak RSS of the child
    (through GNU time, `/usr/bin/time`; see `measure`).
@@ -51,7 +55,9 @@ from compare import compare_outputs, quarantine_counts  # noqa: E402
 from edge_cases import write_edge_cases  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-ENGINES = ["ours", "duckdb", "polars"]
+ENGINES = ["ours", "native", "duckdb", "polars"]
+# Our host, in the sandbox and with the plugin stages native.
+HOSTS = ("ours", "native")
 SCRIPTS = {"duckdb": ROOT / "bench" / "duckdb_pipeline.py", "polars": ROOT / "bench" / "polars_pipeline.py"}
 
 
@@ -126,9 +132,12 @@ def measure(cmd: list[str], logs: Path, env: dict[str, str] | None = None) -> Us
 
 
 def engine_command(engine: str, args: argparse.Namespace, raw: Path, out: Path) -> list[str]:
-    if engine != "ours":
+    if engine not in HOSTS:
         return [sys.executable, str(SCRIPTS[engine]), "--raw", str(raw), "--out", str(out)]
-    cmd = [str(args.host), "run", "--pipeline", str(args.pipeline), "--json", "--set", f"plugin_dir={args.plugins}"]
+    host = args.host if engine == "ours" else args.host_native
+    cmd = [str(host), "run", "--pipeline", str(args.pipeline), "--json", "--set", f"plugin_dir={args.plugins}"]
+    if engine == "native":
+        cmd.append("--native-stages")
     for key in ["warehouse", "quarantine", "reports", "state"]:
         cmd += ["--set", f"paths.{key}={out / key}"]
     return cmd + ["--set", f"paths.raw_data={raw}"]
@@ -139,14 +148,18 @@ def our_breakdown(out: Path, wall: float) -> tuple[dict, dict]:
     outcome = json.loads((out / "logs" / "stdout").read_text())
     summary = json.loads((out / "state" / "runs" / outcome["run_id"] / "summary.json").read_text())
     run_start = summary["run"]["started_at"]["unix_ms"]
+    waits = {s["name"]: (s.get("report") or {}).get("input_wait_s", 0.0) for s in outcome["stages"]}
     stages = {}
     last_end = run_start
     for stage in summary["stages"]:
         start = (stage.get("started_at") or {}).get("unix_ms", run_start)
         end = (stage.get("ended_at") or {}).get("unix_ms", start)
         last_end = max(last_end, end)
+        wait = waits.get(stage["stage"], 0.0)
         stages[stage["stage"]] = {
             "duration_s": stage.get("duration_seconds") or 0.0,
+            # Without the time spent waiting for running upstreams to write more.
+            "busy_s": (stage.get("duration_seconds") or 0.0) - wait,
             "start_s": (start - run_start) / 1000,
             "rows_in": stage.get("rows_in"),
             "rows_out": stage.get("rows_out"),
@@ -168,7 +181,7 @@ def our_breakdown(out: Path, wall: float) -> tuple[dict, dict]:
 def run_engine(engine: str, size: int, run: int, args: argparse.Namespace, raw: Path, out: Path) -> Measurement:
     """One measured run of `engine` on fresh output directories."""
     shutil.rmtree(out, ignore_errors=True)
-    env = {**os.environ, "ETL_CACHE_DIR": str(args.cache)} if engine == "ours" else None
+    env = {**os.environ, "ETL_CACHE_DIR": str(args.cache)} if engine in HOSTS else None
     load = os.getloadavg()[0]
     usage = measure(engine_command(engine, args, raw, out), out / "logs", env)
     m = Measurement(
@@ -186,7 +199,7 @@ def run_engine(engine: str, size: int, run: int, args: argparse.Namespace, raw: 
         tail = (out / "logs" / "stderr").read_text(errors="replace")[-3000:]
         log(f"  {engine} run {run} FAILED (exit {usage.exit_code}):\n{tail}")
         return m
-    if engine == "ours":
+    if engine in HOSTS:
         m.stages, m.overhead = our_breakdown(out, usage.wall_s)
         # Every stage's output is kept as an Arrow IPC artifact: gigabytes at 5M orders, not needed.
         for artifacts in (out / "state" / "runs").glob("*/artifacts"):
@@ -203,17 +216,18 @@ def run_engine(engine: str, size: int, run: int, args: argparse.Namespace, raw: 
 # --- the build under test -----------------------------------------------------------------------
 
 
-def snapshot_build(args: argparse.Namespace) -> dict[str, str]:
-    """Copies the host and the plugins to `target/bench-data/build/`, so that a rebuild during the
-    benchmark (the tree is shared) cannot mix builds; points `args.host` and `args.plugins` at the
-    copies and returns their sha256."""
+def snapshot_build(args: argparse.Namespace, engines: list[str]) -> dict[str, str]:
+    """Copies the hosts and the plugins to `target/bench-data/build/`, so that a rebuild during the
+    benchmark (the tree is shared) cannot mix builds; points `args.host`, `args.host_native` and
+    `args.plugins` at the copies and returns their sha256."""
     build = args.data / "build"
     shutil.rmtree(build, ignore_errors=True)
     (build / "plugins").mkdir(parents=True)
     digests = {}
-    sources = [(args.host, build / "host")] + [
-        (wasm, build / "plugins" / wasm.name) for wasm in sorted(args.plugins.glob("*.wasm"))
-    ]
+    hosts = [(args.host, build / "host")] if "ours" in engines else []
+    if "native" in engines:
+        hosts.append((args.host_native, build / "host-native"))
+    sources = hosts + [(wasm, build / "plugins" / wasm.name) for wasm in sorted(args.plugins.glob("*.wasm"))]
     for source, target in sources:
         shutil.copy2(source, target)
         digest = hashlib.sha256()
@@ -221,7 +235,7 @@ def snapshot_build(args: argparse.Namespace) -> dict[str, str]:
             for chunk in iter(lambda: file.read(1 << 20), b""):
                 digest.update(chunk)
         digests[source.name] = digest.hexdigest()
-    args.host, args.plugins = build / "host", build / "plugins"
+    args.host, args.host_native, args.plugins = build / "host", build / "host-native", build / "plugins"
     return digests
 
 
@@ -338,37 +352,49 @@ def our_stage_table(size: int, measurements: list[Measurement]) -> list[str]:
     ours = [m for m in measurements if m.engine == "ours" and m.size == size and m.exit_code == 0]
     if not ours:
         return []
+    native = [m for m in measurements if m.engine == "native" and m.size == size and m.exit_code == 0]
     names = list(ours[0].stages)
     lines = [
-        f"#### Our stages at {fmt_size(size)} orders (median; stages run in parallel where the graph allows)",
+        f"#### Our stages at {fmt_size(size)} orders (median; a stage starts beside the stages it reads and "
+        "follows their output, so durations overlap; busy = duration minus the time spent waiting for "
+        "running upstreams to write more)",
         "",
-        "| stage | starts at | duration | rows in | rows out | IPC into / out of the sandbox |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| stage | starts at | duration | busy | busy, native stages | ÷ native | rows in | rows out | "
+        "IPC into / out of the sandbox |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+
+    def med(runs: list[Measurement], name: str, key: str) -> float:
+        return median([m.stages[name][key] for m in runs if name in m.stages])
+
     for name in names:
-        figures = [m.stages[name] for m in ours if name in m.stages]
-        first = figures[0]
+        first = ours[0].stages[name]
         ipc = (
             f"{first['bytes_in'] / 1e6:,.0f} / {first['bytes_out'] / 1e6:,.0f} MB"
             if first.get("bytes_in") is not None
             else ""
         )
+        busy = med(ours, name, "busy_s")
+        native_busy = med(native, name, "busy_s") if native else float("nan")
+        tax = f"{busy / native_busy:.2f}" if native and first.get("bytes_in") is not None and native_busy > 0 else ""
         lines.append(
-            f"| {name} | {median([f['start_s'] for f in figures]):.2f} s | {median([f['duration_s'] for f in figures]):.2f} s | "
-            f"{first['rows_in'] or 0:,} | {first['rows_out'] or 0:,} | {ipc} |"
+            f"| {name} | {med(ours, name, 'start_s'):.2f} s | {med(ours, name, 'duration_s'):.2f} s | {busy:.2f} s | "
+            f"{f'{native_busy:.2f} s' if native else ''} | {tax} | {first['rows_in'] or 0:,} | "
+            f"{first['rows_out'] or 0:,} | {ipc} |"
         )
+    blank = " | " * 6
     lines.append(
-        f"| (after the last stage: quarantine, checks) | | {median([m.overhead['after_stages_s'] for m in ours]):.2f} s | | | |"
+        f"| (after the last stage: quarantine, checks) | | {median([m.overhead['after_stages_s'] for m in ours]):.2f} s{blank}"
     )
     lines.append(
-        f"| (outside the run: start, config, plugin loading) | | {median([m.overhead['outside_run_s'] for m in ours]):.2f} s | | | |"
+        f"| (outside the run: start, config, plugin loading) | | {median([m.overhead['outside_run_s'] for m in ours]):.2f} s{blank}"
     )
-    lines.append(f"| **run** | | {median([m.overhead['run_s'] for m in ours]):.2f} s | | | |")
+    lines.append(f"| **run** | | {median([m.overhead['run_s'] for m in ours]):.2f} s{blank}")
     return lines
 
 
 def step_table(size: int, measurements: list[Measurement], engines: list[str]) -> list[str]:
-    others = [e for e in engines if e != "ours"]
+    others = [e for e in engines if e not in HOSTS]
     runs = {e: [m for m in measurements if m.engine == e and m.size == size and m.exit_code == 0] for e in others}
     if not any(runs.values()):
         return []
@@ -434,9 +460,15 @@ def main() -> int:
         "--sizes", default="1000000,5000000", help="comma-separated order counts (default 1000000,5000000)"
     )
     parser.add_argument("--runs", type=int, default=3, help="measured runs per engine and size (default 3)")
-    parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated: ours,duckdb,polars")
+    parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated: ours,native,duckdb,polars")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--host", type=Path, default=ROOT / "target" / "release" / "host")
+    parser.add_argument(
+        "--host-native",
+        type=Path,
+        default=ROOT / "target" / "release" / "host-native",
+        help="a host built with --features native-stages (engine `native`)",
+    )
     parser.add_argument(
         "--plugins", type=Path, default=ROOT / "target" / "wasm32-wasip2" / "plugin", help="the .wasm plugins"
     )
@@ -459,8 +491,10 @@ def main() -> int:
         parser.error(f"engines must be among {ENGINES}, runs >= 1, at least one size")
     if "ours" in engines and not args.host.is_file():
         parser.error(f"{args.host} does not exist: build it first (cargo build --release)")
+    if "native" in engines and not args.host_native.is_file():
+        parser.error(f"{args.host_native} does not exist: build it first (see the justfile's bench recipe)")
 
-    build = snapshot_build(args) if "ours" in engines else {}
+    build = snapshot_build(args, engines) if set(HOSTS) & set(engines) else {}
     info = machine() | {"build": git_state()}
     report = [
         "## End-to-end benchmark",

@@ -106,6 +106,11 @@ pub struct RunArgs {
     /// from (slower; gives each stage's time on its own).
     #[arg(long)]
     pub no_stream: bool,
+    /// Run the plugin stages natively, outside the sandbox, to measure what it costs (hosts
+    /// built with `--features native-stages` only; see BENCHMARKS.md).
+    #[arg(long)]
+    #[cfg_attr(not(feature = "native-stages"), arg(hide = true))]
+    pub native_stages: bool,
     /// Run only this stage (repeatable), reading its inputs from the latest run (or --resume's).
     #[arg(long, value_name = "STAGE")]
     pub only: Vec<String>,

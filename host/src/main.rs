@@ -1,6 +1,7 @@
 //! `host`: parses the command line, dispatches, and maps the outcome to an exit code
 //! (0 success, 1 partial, 2 failed, 3 invalid configuration or usage).
 
+mod alloc;
 mod cli;
 mod commands;
 mod console;
@@ -22,6 +23,7 @@ pub(crate) mod exit {
 }
 
 fn main() -> ExitCode {
+    alloc::tune();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {

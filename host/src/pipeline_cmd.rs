@@ -138,6 +138,7 @@ pub fn run(args: &RunArgs, runtime: &Runtime) -> Result<u8> {
         logical_date,
         parallelism,
         streaming: !args.no_stream,
+        native_stages: args.native_stages,
         only: args.only.clone(),
         previous,
     };

@@ -3,6 +3,7 @@
 
 mod artifacts;
 mod checks;
+mod native;
 mod sinks;
 mod stages;
 
@@ -32,6 +33,9 @@ pub struct RunOptions {
     /// Start stages while the stages they read from still run, reading their outputs as they are
     /// written (otherwise each starts once its inputs are complete).
     pub streaming: bool,
+    /// Run plugin stages through their crates linked into the host, not in the sandbox: only
+    /// builds with the `native-stages` feature can (it exists to measure the sandbox's cost).
+    pub native_stages: bool,
     /// Run only these stages; the others' outputs come from `previous`.
     pub only: Vec<String>,
     /// An earlier run whose successful stages' outputs are reused.
@@ -189,6 +193,7 @@ pub fn run(plan: &Plan, options: &RunOptions, observer: &dyn RunObserver) -> Res
                 deadline: Instant::now() + planned.timeout,
                 follow: Arc::default(),
                 run: RunInfo { run_id: options.run_id.clone(), logical_date: options.logical_date.clone(), attempt },
+                native_stages: options.native_stages,
                 observer,
             };
             let result = match &planned.kind {

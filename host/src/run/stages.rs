@@ -4,15 +4,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arrow_array::RecordBatch;
 use serde::Serialize;
-
-use crate::config::{PlannedStage, StageKind};
-use crate::ingest::{IngestOptions, ingest};
-use crate::runtime::{RunInfo, StageErrorKind};
 
 use super::RunObserver;
 use super::artifacts::{ArtifactReader, Artifacts, Follow, PortWriters};
-use crate::config::Upstream;
+use crate::config::{PlannedStage, StageKind, Upstream};
+use crate::ingest::{IngestOptions, ingest};
+use crate::runtime::{InstanceStats, Output, RunInfo, StageErrorKind, StageInstance};
 
 /// What one successful stage attempt reports.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -43,6 +42,8 @@ pub struct StageContext<'a> {
     pub follow: Arc<Follow>,
     /// The run and attempt, as plugins see them.
     pub run: RunInfo,
+    /// Run plugin stages natively instead of in the sandbox (`native-stages` builds only).
+    pub native_stages: bool,
     /// Told the rows read so far, as the stage goes (for the progress display).
     pub observer: &'a dyn RunObserver,
 }
@@ -121,10 +122,17 @@ pub fn run_data_stage(ctx: &StageContext<'_>) -> Result<StageReport, String> {
         StageKind::Plugin { plugin, config, limits, inputs } => {
             let mut limits = limits.clone();
             limits.call_timeout = limits.call_timeout.min(ctx.remaining());
-            let mut instance =
-                plugin.open_in_run(&stage.name, &ctx.run, config, &limits).map_err(|e| plugin_error(ctx, e.kind))?;
+            let mut opened: Box<dyn OpenedStage> = if ctx.native_stages {
+                super::native::open(plugin, &stage.name, &ctx.run, config)?
+            } else {
+                Box::new(
+                    plugin
+                        .open_in_run(&stage.name, &ctx.run, config, &limits)
+                        .map_err(|e| plugin_error(ctx, e.kind))?,
+                )
+            };
             let mut writers = PortWriters::default();
-            let mut emit = |outputs: Vec<crate::runtime::Output>| -> Result<(), String> {
+            let mut emit = |outputs: Vec<Output>| -> Result<(), String> {
                 for output in outputs {
                     for batch in &output.batches {
                         writers.write(ctx.artifacts, &stage.name, &output.port, batch)?;
@@ -132,22 +140,21 @@ pub fn run_data_stage(ctx: &StageContext<'_>) -> Result<StageReport, String> {
                 }
                 Ok(())
             };
+            let call_timeout = || limits.call_timeout.min(ctx.remaining());
             let mut rows_read = 0;
             for (port, upstream) in inputs {
                 for batch in ctx.read(upstream)? {
                     let batch = batch?;
                     ctx.check_deadline()?;
-                    instance.set_call_timeout(limits.call_timeout.min(ctx.remaining()));
-                    emit(instance.push(port, &batch).map_err(|e| plugin_error(ctx, e.kind))?)?;
+                    emit(opened.push(port, &batch, call_timeout()).map_err(|e| plugin_error(ctx, e))?)?;
                     rows_read += batch.num_rows() as u64;
                     ctx.progress(rows_read);
                 }
             }
             ctx.check_deadline()?;
-            instance.set_call_timeout(limits.call_timeout.min(ctx.remaining()));
-            emit(instance.finish().map_err(|e| plugin_error(ctx, e.kind))?)?;
-            let metrics = instance.metrics().map_err(|e| plugin_error(ctx, e.kind))?;
-            let stats = instance.stats();
+            emit(opened.finish(call_timeout()).map_err(|e| plugin_error(ctx, e))?)?;
+            let metrics = opened.metrics().map_err(|e| plugin_error(ctx, e))?;
+            let stats = opened.stats();
             let rows_rejected = writers.rows("rejected");
             writers.finish()?;
             Ok(StageReport {
@@ -158,13 +165,43 @@ pub fn run_data_stage(ctx: &StageContext<'_>) -> Result<StageReport, String> {
                 bytes_out: stats.bytes_out,
                 metrics,
                 plugin_sha256: Some(plugin.sha256().to_owned()),
-                guest_memory_bytes: Some(stats.memory_bytes),
+                guest_memory_bytes: (!ctx.native_stages).then_some(stats.memory_bytes),
                 ..StageReport::default()
             })
         }
         StageKind::Warehouse { .. } | StageKind::Reports { .. } => {
             Err(format!("stage \"{}\": {} stages run in the sinks; this is a bug", stage.name, stage.kind.label()))
         }
+    }
+}
+
+/// One opened plugin stage: a sandboxed instance, or (the `native-stages` build, which measures
+/// what the sandbox costs) the plugin's crate compiled into the host.
+pub(super) trait OpenedStage {
+    /// Pushes `batch` on `port`; the call may take at most `timeout` (enforced in the sandbox).
+    fn push(&mut self, port: &str, batch: &RecordBatch, timeout: Duration) -> Result<Vec<Output>, StageErrorKind>;
+    fn finish(&mut self, timeout: Duration) -> Result<Vec<Output>, StageErrorKind>;
+    fn metrics(&mut self) -> Result<Vec<(String, i64)>, StageErrorKind>;
+    fn stats(&self) -> InstanceStats;
+}
+
+impl OpenedStage for StageInstance {
+    fn push(&mut self, port: &str, batch: &RecordBatch, timeout: Duration) -> Result<Vec<Output>, StageErrorKind> {
+        self.set_call_timeout(timeout);
+        StageInstance::push(self, port, batch).map_err(|e| e.kind)
+    }
+
+    fn finish(&mut self, timeout: Duration) -> Result<Vec<Output>, StageErrorKind> {
+        self.set_call_timeout(timeout);
+        StageInstance::finish(self).map_err(|e| e.kind)
+    }
+
+    fn metrics(&mut self) -> Result<Vec<(String, i64)>, StageErrorKind> {
+        StageInstance::metrics(self).map_err(|e| e.kind)
+    }
+
+    fn stats(&self) -> InstanceStats {
+        StageInstance::stats(self)
     }
 }
 

@@ -49,6 +49,8 @@ mod error;
 pub mod index;
 pub mod ipc;
 pub mod log;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native;
 pub mod rows;
 mod stage;
 #[cfg(not(target_arch = "wasm32"))]
