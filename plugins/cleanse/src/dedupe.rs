@@ -2,15 +2,16 @@
 //! batches; later rows of that key are duplicates of the first's line.
 //!
 //! State is one entry per distinct key: the key's compact encoding ([`KeyColumn`], kept in a
-//! [`KeySet`]) and the line of its first row. It grows with the number of distinct keys, not with
-//! the width of the rows.
+//! [`KeyIndex`], about 45 bytes a key besides the key itself) and the line of its first row. It
+//! grows with the number of distinct keys, not with the width of the rows.
 
 use etl_sdk::arrow::RecordBatch;
 use etl_sdk::arrow::array::{Array, Int64Array};
 use etl_sdk::arrow::schema::DataType;
 use etl_sdk::{Error, Result};
 
-use etl_sdk::rows::{KeyColumn, KeySet};
+use etl_sdk::index::KeyIndex;
+use etl_sdk::rows::KeyColumn;
 
 /// Stands for a first occurrence whose line number was null.
 const NO_LINE: i64 = i64::MIN;
@@ -23,7 +24,7 @@ pub struct Dedupe {
     /// `duplicate(<key columns joined by ",">)`.
     reason: String,
     /// Every key seen so far, encoded.
-    keys: KeySet,
+    keys: KeyIndex,
     /// Per key (by its id in `keys`), the line of its first row.
     first_line: Vec<i64>,
 }
@@ -43,7 +44,7 @@ impl Dedupe {
     /// De-duplication on the columns `key`, quoting first rows' lines from `line_column`.
     pub fn new(key: Vec<String>, line_column: String) -> Self {
         let reason = format!("duplicate({})", key.join(","));
-        Dedupe { key, line_column, reason, keys: KeySet::default(), first_line: Vec::new() }
+        Dedupe { key, line_column, reason, keys: KeyIndex::default(), first_line: Vec::new() }
     }
 
     /// The reason every duplicate carries.
@@ -65,27 +66,35 @@ impl Dedupe {
             })
             .collect::<Result<Vec<_>>>()?;
 
-        let mut split = Split { first: Vec::with_capacity(batch.num_rows()), ..Split::default() };
-        let mut key = Vec::new();
+        // Every row's key, encoded back to back, then looked up (and added) all at once.
+        let mut encoded = Vec::new();
+        let mut ends = Vec::with_capacity(batch.num_rows());
         for row in 0..batch.num_rows() {
-            key.clear();
             for column in &columns {
-                column.encode(row, &mut key);
+                column.encode(row, &mut encoded);
             }
-            match self.keys.insert(&key) {
-                Ok(_) => {
-                    self.first_line.push(if lines.is_valid(row) { lines.value(row) } else { NO_LINE });
-                    split.first.push(row);
-                }
-                Err(first) => {
-                    split.duplicates.push(row);
-                    split.messages.push(match self.first_line.get(first) {
-                        Some(&NO_LINE) | None => {
-                            format!("duplicate of an earlier row (its `{}` is null)", self.line_column)
-                        }
-                        Some(line) => format!("duplicate of line {line}"),
-                    });
-                }
+            ends.push(encoded.len());
+        }
+        let keys: Vec<&[u8]> =
+            ends.iter().scan(0, |start, &end| Some(&encoded[std::mem::replace(start, end)..end])).collect();
+        let ids = self
+            .keys
+            .insert_many(&keys)
+            .ok_or_else(|| Error::failed("more distinct keys than dedupe can hold (4 GiB of encoded keys)"))?;
+
+        let mut split = Split { first: Vec::with_capacity(batch.num_rows()), ..Split::default() };
+        for (row, (id, new)) in ids.into_iter().enumerate() {
+            if new {
+                self.first_line.push(if lines.is_valid(row) { lines.value(row) } else { NO_LINE });
+                split.first.push(row);
+            } else {
+                split.duplicates.push(row);
+                split.messages.push(match self.first_line.get(id as usize) {
+                    Some(&NO_LINE) | None => {
+                        format!("duplicate of an earlier row (its `{}` is null)", self.line_column)
+                    }
+                    Some(line) => format!("duplicate of line {line}"),
+                });
             }
         }
         Ok(split)
