@@ -85,7 +85,7 @@ impl Default for StageDefaults {
             retries: 0,
             retry_backoff_ms: 1000,
             timeout_s: 3600,
-            batch_rows: 262_144,
+            batch_rows: 131_072,
             limits: Limits::default(),
         }
     }

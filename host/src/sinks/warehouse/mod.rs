@@ -38,7 +38,7 @@ use crate::ingest::LINE_COLUMN;
 /// Rows gathered into one batch when a sorted table is written.
 const WRITE_BATCH_ROWS: usize = 64 * 1024;
 /// The default of [`FactTableWriter::with_memory_budget`].
-pub const DEFAULT_MEMORY_BUDGET: usize = 256 << 20;
+pub const DEFAULT_MEMORY_BUDGET: usize = 128 << 20;
 /// The default of [`FactTableWriter::with_max_open_files`].
 pub const DEFAULT_MAX_OPEN_FILES: usize = 128;
 
