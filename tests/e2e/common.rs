@@ -238,3 +238,29 @@ pub fn decimal_text(value: i128, scale: u32) -> String {
     let (whole, fraction) = (value.unsigned_abs() / unit, value.unsigned_abs() % unit);
     format!("{sign}{whole}.{fraction:0width$}", width = scale as usize)
 }
+
+/// Writes `raw/items.csv` (`csv`) under `dir` and a pipeline file named `name` whose paths all lie
+/// in `dir`, with the built plugins, the `defaults` given (a YAML flow mapping's inside), and an
+/// `ingest_items` stage (`id` text, `n` int64) followed by `stages` (YAML list items). Returns the
+/// pipeline file.
+pub fn items_pipeline(dir: &Path, name: &str, csv: &str, defaults: &str, stages: &str) -> PathBuf {
+    std::fs::create_dir_all(dir.join("raw")).expect("raw dir");
+    std::fs::write(dir.join("raw/items.csv"), csv).expect("csv");
+    let file = dir.join("pipeline.yaml");
+    let text = format!(
+        r#"pipeline: {name}
+paths: {{raw_data: {d}/raw, warehouse: {d}/wh, quarantine: {d}/q, reports: {d}/r, state: {d}/state}}
+plugin_dir: {plugins}
+defaults: {{{defaults}}}
+stages:
+  - name: ingest_items
+    ingest:
+      file: items.csv
+      columns: [{{name: id, type: text}}, {{name: n, type: int64}}]
+{stages}"#,
+        d = dir.display(),
+        plugins = plugin_dir().display()
+    );
+    std::fs::write(&file, text).expect("write pipeline");
+    file
+}

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::common::{ecommerce_in, host, outcome, plugin_dir, root, run_host, scratch, show, stage, summary};
+use crate::common::{
+    ecommerce_in, host, items_pipeline, outcome, plugin_dir, root, run_host, scratch, show, stage, summary,
+};
 
 #[test]
 fn the_sample_pipeline_succeeds_with_overlapping_ingests_and_conserves_rows() {
@@ -100,22 +102,8 @@ stages:
 /// A pipeline: ingest a tiny CSV → `first` (hostile, mode from `first_mode`) → `second`
 /// (identity); plus an independent branch `side` (identity on the same input).
 fn hostile_pipeline(dir: &Path, first_critical: bool) -> PathBuf {
-    std::fs::create_dir_all(dir.join("raw")).expect("raw dir");
-    std::fs::write(dir.join("raw/items.csv"), "id,n\na,1\nb,2\nc,x\n").expect("csv");
-    let file = dir.join("pipeline.yaml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"pipeline: hostile
-paths: {{raw_data: {d}/raw, warehouse: {d}/wh, quarantine: {d}/q, reports: {d}/r, state: {d}/state}}
-plugin_dir: {plugins}
-defaults: {{retries: 0, retry_backoff_ms: 10}}
-stages:
-  - name: ingest_items
-    ingest:
-      file: items.csv
-      columns: [{{name: id, type: text}}, {{name: n, type: int64}}]
-  - name: first
+    let stages = format!(
+        r#"  - name: first
     plugin: hostile.wasm
     critical: {first_critical}
     inputs: {{in: ingest_items}}
@@ -126,13 +114,9 @@ stages:
   - name: side
     plugin: identity.wasm
     inputs: {{in: ingest_items}}
-"#,
-            d = dir.display(),
-            plugins = plugin_dir().display()
-        ),
-    )
-    .expect("write pipeline");
-    file
+"#
+    );
+    items_pipeline(dir, "hostile", "id,n\na,1\nb,2\nc,x\n", "retries: 0, retry_backoff_ms: 10", &stages)
 }
 
 fn run_pipeline(file: &Path, extra: &[&str]) -> (std::process::Output, Value) {

@@ -6,26 +6,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::common::{outcome, plugin_dir, run_host, scratch, show};
+use crate::common::{items_pipeline, outcome, run_host, scratch, show};
 
 /// ingest (one row per batch) -> flaky -> second -> third, plus a warehouse table of third.
 fn chain(dir: &Path, fail_attempts: u32) -> PathBuf {
-    std::fs::create_dir_all(dir.join("raw")).expect("raw dir");
-    std::fs::write(dir.join("raw/items.csv"), "id,n\na,1\nb,2\nc,x\nd,4\ne,5\n").expect("csv");
-    let file = dir.join("pipeline.yaml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"pipeline: streaming
-paths: {{raw_data: {d}/raw, warehouse: {d}/wh, quarantine: {d}/q, reports: {d}/r, state: {d}/state}}
-plugin_dir: {plugins}
-defaults: {{retries: 1, retry_backoff_ms: 50, batch_rows: 1}}
-stages:
-  - name: ingest_items
-    ingest:
-      file: items.csv
-      columns: [{{name: id, type: text}}, {{name: n, type: int64}}]
-  - name: flaky
+    let stages = format!(
+        r#"  - name: flaky
     plugin: hostile.wasm
     inputs: {{in: ingest_items}}
     config: {{mode: flaky, fail_attempts: {fail_attempts}, fail_after: 2}}
@@ -38,13 +24,10 @@ stages:
   - name: load
     warehouse:
       - {{table: items, input: third, mode: replace}}
-"#,
-            d = dir.display(),
-            plugins = plugin_dir().display()
-        ),
-    )
-    .expect("write pipeline");
-    file
+"#
+    );
+    let csv = "id,n\na,1\nb,2\nc,x\nd,4\ne,5\n";
+    items_pipeline(dir, "streaming", csv, "retries: 1, retry_backoff_ms: 50, batch_rows: 1", &stages)
 }
 
 fn run(file: &Path, extra: &[&str]) -> (std::process::Output, Value) {
