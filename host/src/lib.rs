@@ -9,3 +9,4 @@ pub mod runtime;
 pub mod sample;
 pub mod sinks;
 pub mod state;
+mod writeback;

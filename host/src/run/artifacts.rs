@@ -16,10 +16,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use arrow_array::RecordBatch;
+use arrow_array::cast::AsArray;
+use arrow_array::types::Decimal128Type;
+use arrow_array::{Array, RecordBatch};
 use arrow_ipc::reader::StreamReader;
 use arrow_ipc::writer::StreamWriter;
-use arrow_schema::SchemaRef;
+use arrow_schema::{DataType, SchemaRef};
+use serde::{Deserialize, Serialize};
+
+use crate::writeback::WriteBehind;
 
 /// The artifact directory of one run.
 #[derive(Debug, Clone)]
@@ -44,6 +49,33 @@ impl Artifacts {
 
     pub fn path(&self, stage: &str, port: &str) -> PathBuf {
         self.stage_dir(stage).join(format!("{port}.arrows"))
+    }
+
+    /// Where the sums of an artifact's decimal columns are kept, beside it.
+    fn sums_path(&self, stage: &str, port: &str) -> PathBuf {
+        self.stage_dir(stage).join(format!("{port}.sums.json"))
+    }
+
+    /// The sum of the Decimal128 `column` of `stage`'s output `port` (0 for an output never
+    /// written): as the stage's writer recorded it, or else (an artifact from a version that
+    /// recorded none) by reading the column.
+    pub fn decimal_sum(&self, stage: &str, port: &str, column: &str) -> Result<DecimalSum, String> {
+        let path = self.sums_path(stage, port);
+        // The file is not fsynced: one a crash left unreadable is only a cache missed.
+        let recorded = std::fs::read(&path).ok().and_then(|bytes| serde_json::from_slice::<RecordedSums>(&bytes).ok());
+        if let Some(sum) = recorded.and_then(|mut recorded| recorded.columns.remove(column)) {
+            return Ok(sum);
+        }
+        let mut sum: Option<DecimalSum> = None;
+        for batch in self.read_columns(stage, port, &[column])? {
+            let batch = batch?;
+            let array = batch.column(0);
+            let DataType::Decimal128(_, scale) = array.data_type() else {
+                return Err(format!("column `{column}` of {stage}.{port} is {}, not a decimal", array.data_type()));
+            };
+            sum.get_or_insert(DecimalSum { scale: *scale, sum: Some(0) }).add(array.as_ref());
+        }
+        Ok(sum.unwrap_or(DecimalSum { scale: 0, sum: Some(0) }))
     }
 
     /// Empties the stage's directory before an attempt writes it.
@@ -405,46 +437,129 @@ impl Iterator for ArtifactReader {
 /// Writes the output ports of one stage attempt, each opened on its first batch.
 #[derive(Default)]
 pub struct PortWriters {
-    writers: Vec<(String, StreamWriter<BufWriter<File>>, u64)>,
+    writers: Vec<PortWriter>,
+}
+
+struct PortWriter {
+    port: String,
+    stream: StreamWriter<BufWriter<File>>,
+    rows: u64,
+    writeback: WriteBehind,
+    /// The running sum of each Decimal128 column, by column index.
+    sums: Vec<(usize, String, DecimalSum)>,
+}
+
+/// The exact sum of a Decimal128 column's values (nulls count as nothing), in units of
+/// `10^-scale`; `None` once it no longer fits 128 bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecimalSum {
+    pub scale: i8,
+    #[serde(with = "optional_i128_text")]
+    pub sum: Option<i128>,
+}
+
+impl DecimalSum {
+    /// Adds the values of `array`, a Decimal128 array of this scale.
+    fn add(&mut self, array: &dyn Array) {
+        let Some(values) = array.as_primitive_opt::<Decimal128Type>() else { return };
+        let part = if values.null_count() == 0 {
+            values.values().iter().try_fold(0i128, |sum, &v| sum.checked_add(v))
+        } else {
+            values.iter().flatten().try_fold(0i128, |sum, v| sum.checked_add(v))
+        };
+        self.sum = self.sum.zip(part).and_then(|(sum, part)| sum.checked_add(part));
+    }
+}
+
+/// An artifact's `<port>.sums.json`: its decimal columns' sums, by name.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct RecordedSums {
+    columns: std::collections::BTreeMap<String, DecimalSum>,
+}
+
+/// An i128 as a JSON string (JSON numbers lose precision past 2^53 in most readers).
+mod optional_i128_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<i128>, serializer: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => serializer.serialize_some(&value.to_string()),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i128>, D::Error> {
+        Option::<String>::deserialize(deserializer)?
+            .map(|text| text.parse().map_err(serde::de::Error::custom))
+            .transpose()
+    }
 }
 
 impl std::fmt::Debug for PortWriters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let ports: Vec<&str> = self.writers.iter().map(|(p, _, _)| p.as_str()).collect();
+        let ports: Vec<&str> = self.writers.iter().map(|w| w.port.as_str()).collect();
         f.debug_struct("PortWriters").field("ports", &ports).finish()
     }
 }
 
 impl PortWriters {
     pub fn write(&mut self, artifacts: &Artifacts, stage: &str, port: &str, batch: &RecordBatch) -> Result<(), String> {
-        let index = match self.writers.iter().position(|(p, _, _)| p == port) {
+        let index = match self.writers.iter().position(|w| w.port == port) {
             Some(i) => i,
             None => {
-                let writer = open_writer(&artifacts.path(stage, port), &batch.schema())?;
-                self.writers.push((port.to_owned(), writer, 0));
+                let stream = open_writer(&artifacts.path(stage, port), &batch.schema())?;
+                let sums = batch
+                    .schema()
+                    .fields()
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(index, field)| match field.data_type() {
+                        DataType::Decimal128(_, scale) => {
+                            Some((index, field.name().clone(), DecimalSum { scale: *scale, sum: Some(0) }))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                self.writers.push(PortWriter {
+                    port: port.to_owned(),
+                    stream,
+                    rows: 0,
+                    writeback: WriteBehind::default(),
+                    sums,
+                });
                 self.writers.len() - 1
             }
         };
-        let (_, writer, rows) = &mut self.writers[index];
+        let writer = &mut self.writers[index];
         let fail = |e: &dyn std::fmt::Display| format!("writing artifact {stage}.{port}: {e}");
-        writer.write(batch).map_err(|e| fail(&e))?;
-        *rows += batch.num_rows() as u64;
+        writer.stream.write(batch).map_err(|e| fail(&e))?;
+        writer.rows += batch.num_rows() as u64;
+        for (index, _, sum) in &mut writer.sums {
+            sum.add(batch.column(*index).as_ref());
+        }
         // Readers following the stage may now read this batch.
-        writer.flush().map_err(|e| fail(&e))?;
-        let written = writer.get_mut().get_mut().stream_position().map_err(|e| fail(&e))?;
+        writer.stream.flush().map_err(|e| fail(&e))?;
+        let file = writer.stream.get_mut().get_mut();
+        let written = file.stream_position().map_err(|e| fail(&e))?;
+        writer.writeback.wrote(file, written);
         artifacts.live.commit(stage, port, written);
         Ok(())
     }
 
     /// Rows written per port.
     pub fn rows(&self, port: &str) -> u64 {
-        self.writers.iter().find(|(p, _, _)| p == port).map_or(0, |(_, _, r)| *r)
+        self.writers.iter().find(|w| w.port == port).map_or(0, |w| w.rows)
     }
 
-    pub fn finish(self) -> Result<(), String> {
-        for (port, mut writer, _) in self.writers {
-            writer.finish().map_err(|e| format!("finishing artifact {port}: {e}"))?;
-            let file = writer.into_inner().map_err(|e| format!("finishing artifact {port}: {e}"))?;
+    /// Ends every stream and makes it durable, with the sums of its decimal columns beside it.
+    pub fn finish(self, artifacts: &Artifacts, stage: &str) -> Result<(), String> {
+        for PortWriter { port, mut stream, sums, .. } in self.writers {
+            let recorded = RecordedSums { columns: sums.into_iter().map(|(_, name, sum)| (name, sum)).collect() };
+            let path = artifacts.sums_path(stage, &port);
+            let json = serde_json::to_vec(&recorded).map_err(|e| format!("artifact sums {}: {e}", path.display()))?;
+            std::fs::write(&path, json).map_err(|e| format!("artifact sums {}: {e}", path.display()))?;
+            stream.finish().map_err(|e| format!("finishing artifact {port}: {e}"))?;
+            let file = stream.into_inner().map_err(|e| format!("finishing artifact {port}: {e}"))?;
             file.into_inner()
                 .map_err(|e| format!("finishing artifact {port}: {}", e.error()))?
                 .sync_data()
@@ -485,7 +600,7 @@ mod tests {
         for (from, rows) in [(0, 3), (3, 0), (3, 1000), (1003, 1)] {
             writers.write(&artifacts, "s", "out", &batch(from, rows)).unwrap();
         }
-        writers.finish().unwrap();
+        writers.finish(&artifacts, "s").unwrap();
 
         assert_eq!(artifacts.count_rows("s", "out").unwrap(), 1004);
         assert_eq!(artifacts.count_rows("s", "missing").unwrap(), 0);
@@ -505,6 +620,38 @@ mod tests {
         std::fs::write(&path, &bytes[..bytes.len() - 20]).unwrap();
         let error = artifacts.count_rows("s", "out").unwrap_err();
         assert!(error.contains("truncated stream"), "{error}");
+    }
+
+    fn amounts(scale: i8, values: &[Option<i128>]) -> RecordBatch {
+        let array = arrow_array::Decimal128Array::from(values.to_vec()).with_precision_and_scale(38, scale).unwrap();
+        RecordBatch::try_from_iter([("amount", Arc::new(array) as ArrayRef)]).unwrap()
+    }
+
+    #[test]
+    fn records_the_sums_of_decimal_columns_and_falls_back_to_reading_them() {
+        let scratch = Scratch::new("artifacts");
+        let artifacts = Artifacts::new(scratch.path(), "r1");
+        artifacts.reset_stage("s").unwrap();
+        let mut writers = PortWriters::default();
+        writers.write(&artifacts, "s", "out", &amounts(2, &[Some(150), None, Some(-25)])).unwrap();
+        writers.write(&artifacts, "s", "out", &amounts(2, &[Some(1)])).unwrap();
+        writers.write(&artifacts, "s", "big", &amounts(0, &[Some(i128::MAX), Some(1)])).unwrap();
+        writers.finish(&artifacts, "s").unwrap();
+
+        let expected = DecimalSum { scale: 2, sum: Some(126) };
+        assert_eq!(artifacts.decimal_sum("s", "out", "amount").unwrap(), expected);
+        // Past 128 bits the sum is unknown, not wrapped.
+        assert_eq!(artifacts.decimal_sum("s", "big", "amount").unwrap().sum, None);
+        // Without (or with an unreadable) record, the column is read and summed the same way.
+        let record = artifacts.sums_path("s", "out");
+        std::fs::write(&record, b"{\"columns\":").unwrap();
+        assert_eq!(artifacts.decimal_sum("s", "out", "amount").unwrap(), expected);
+        std::fs::remove_file(&record).unwrap();
+        assert_eq!(artifacts.decimal_sum("s", "out", "amount").unwrap(), expected);
+        let error = artifacts.decimal_sum("s", "out", "nope").unwrap_err();
+        assert!(error.ends_with("no column `nope`"), "{error}");
+        // An output never written sums to zero.
+        assert_eq!(artifacts.decimal_sum("s", "missing", "amount").unwrap().sum, Some(0));
     }
 
     fn ids(batches: &[RecordBatch]) -> Vec<i64> {
@@ -561,7 +708,7 @@ mod tests {
         writers.write(&artifacts, "s", "out", &batch(3, 2)).unwrap();
         assert_eq!(rows.recv_timeout(PATIENCE).unwrap(), Ok(Some(vec![3, 4])));
         // Finished but not yet done: the reader must not take the stream's end for the stage's.
-        writers.finish().unwrap();
+        writers.finish(&artifacts, "s").unwrap();
         assert!(rows.recv_timeout(Duration::from_millis(50)).is_err(), "ended before the stage was done");
         assert!(nothing.recv_timeout(Duration::from_millis(50)).is_err(), "ended before the stage was done");
 
@@ -599,7 +746,7 @@ mod tests {
         artifacts.live().begin("s");
         let mut writers = PortWriters::default();
         writers.write(&artifacts, "s", "out", &batch(10, 2)).unwrap();
-        writers.finish().unwrap();
+        writers.finish(&artifacts, "s").unwrap();
         artifacts.live().done("s");
         assert_eq!(rows.recv_timeout(PATIENCE).unwrap(), Ok(Some(vec![10, 11])));
         assert_eq!(rows.recv_timeout(PATIENCE).unwrap(), Ok(None));

@@ -5,10 +5,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{Plan, PlannedCheck};
-use crate::sinks::{AMOUNT_SCALE, decimal_sum};
+use crate::sinks::write_decimal;
 use crate::state::Figures;
 
-use super::artifacts::Artifacts;
+use super::artifacts::{Artifacts, DecimalSum};
 
 /// The figures of one check and whether it held.
 #[derive(Debug, Clone, Serialize)]
@@ -63,33 +63,25 @@ fn evaluate_one(
         }
         PlannedCheck::EqualSums { columns } => {
             let check = format!("equal_sums({})", columns.iter().map(|c| c.2.as_str()).collect::<Vec<_>>().join(", "));
-            let sums: Result<Vec<i128>, String> = columns
+            let sums = columns
                 .iter()
-                .map(|(up, column, _)| {
-                    let mut sum: i128 = 0;
-                    for batch in artifacts.read_columns(name(up.stage), &up.port, &[column.as_str()])? {
-                        let part = decimal_sum(&[batch?], column).map_err(|e| e.to_string())?;
-                        sum = sum.checked_add(part).ok_or("sum overflows")?;
-                    }
-                    Ok(sum)
-                })
-                .collect();
+                .map(|(up, column, _)| artifacts.decimal_sum(name(up.stage), &up.port, column))
+                .collect::<Result<Vec<DecimalSum>, String>>()
+                .and_then(|sums| at_one_scale(&sums));
             match sums {
-                Ok(sums) => {
+                Ok((sums, scale)) => {
                     let passed = sums.windows(2).all(|w| w[0] == w[1]);
-                    let detail = columns
+                    let labelled: Vec<(String, String)> = columns
                         .iter()
                         .zip(&sums)
-                        .map(|((_, _, label), sum)| format!("{label} = {}", decimal(*sum)))
+                        .map(|((_, _, label), &sum)| (label.clone(), decimal(sum, scale)))
+                        .collect();
+                    let detail = labelled
+                        .iter()
+                        .map(|(label, sum)| format!("{label} = {sum}"))
                         .collect::<Vec<_>>()
                         .join(if passed { " = " } else { " vs " });
-                    let figures = Figures(
-                        columns
-                            .iter()
-                            .zip(&sums)
-                            .map(|((_, _, label), sum)| (label.clone(), decimal(*sum).into()))
-                            .collect(),
-                    );
+                    let figures = Figures(labelled.into_iter().map(|(label, sum)| (label, sum.into())).collect());
                     CheckOutcome { check, passed, detail, figures }
                 }
                 Err(detail) => CheckOutcome { check, passed: false, detail, figures: Figures::default() },
@@ -98,14 +90,42 @@ fn evaluate_one(
     }
 }
 
+/// The sums at the largest of their scales, so that `1.5` at scale 1 equals `1.50` at scale 2.
+fn at_one_scale(sums: &[DecimalSum]) -> Result<(Vec<i128>, i8), String> {
+    let scale = sums.iter().map(|s| s.scale).max().unwrap_or(0);
+    let sums = sums
+        .iter()
+        .map(|s| {
+            let factor = 10i128.checked_pow(u32::from((i16::from(scale) - i16::from(s.scale)).unsigned_abs()));
+            s.sum.zip(factor).and_then(|(sum, factor)| sum.checked_mul(factor)).ok_or("the sum overflows 128 bits")
+        })
+        .collect::<Result<Vec<i128>, &str>>()?;
+    Ok((sums, scale))
+}
+
 fn count(artifacts: &Artifacts, stage: &str, port: &str) -> Result<u64, String> {
     artifacts.count_rows(stage, port)
 }
 
-/// A sum of money at the warehouse's scale, for messages.
-fn decimal(value: i128) -> String {
-    let scale = 10i128.pow(AMOUNT_SCALE as u32);
-    let sign = if value < 0 { "-" } else { "" };
-    let value = value.unsigned_abs();
-    format!("{sign}{}.{:0width$}", value / scale as u128, value % scale as u128, width = AMOUNT_SCALE as usize)
+/// A sum as decimal text, for messages.
+fn decimal(value: i128, scale: i8) -> String {
+    let mut text = String::new();
+    write_decimal(&mut text, value, scale);
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compares_sums_at_the_largest_scale() {
+        let sums = [DecimalSum { scale: 1, sum: Some(15) }, DecimalSum { scale: 2, sum: Some(150) }];
+        assert_eq!(at_one_scale(&sums).unwrap(), (vec![150, 150], 2));
+        assert_eq!(decimal(150, 2), "1.50");
+        let unknown = [DecimalSum { scale: 2, sum: None }];
+        assert_eq!(at_one_scale(&unknown).unwrap_err(), "the sum overflows 128 bits");
+        let too_big = [DecimalSum { scale: 0, sum: Some(i128::MAX / 2) }, DecimalSum { scale: 1, sum: Some(0) }];
+        assert!(at_one_scale(&too_big).is_err());
+    }
 }

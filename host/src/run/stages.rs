@@ -110,7 +110,7 @@ pub fn run_data_stage(ctx: &StageContext<'_>) -> Result<StageReport, String> {
                 Ok(())
             })
             .map_err(|e| e.to_string())?;
-            writers.finish()?;
+            writers.finish(ctx.artifacts, &stage.name)?;
             Ok(StageReport {
                 rows_in: stats.rows_read,
                 rows_out: stats.rows_valid,
@@ -156,7 +156,7 @@ pub fn run_data_stage(ctx: &StageContext<'_>) -> Result<StageReport, String> {
             let metrics = opened.metrics().map_err(|e| plugin_error(ctx, e))?;
             let stats = opened.stats();
             let rows_rejected = writers.rows("rejected");
-            writers.finish()?;
+            writers.finish(ctx.artifacts, &stage.name)?;
             Ok(StageReport {
                 rows_in: stats.rows_in,
                 rows_out: stats.rows_out.saturating_sub(rows_rejected),

@@ -14,6 +14,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
 use super::SinkError;
+use crate::writeback::WriteBehind;
 
 /// The most rows in one row group.
 pub(crate) const MAX_ROW_GROUP_ROWS: usize = 1 << 20;
@@ -47,6 +48,7 @@ pub(crate) struct ParquetFile {
     path: PathBuf,
     writer: ArrowWriter<File>,
     rows: u64,
+    writeback: WriteBehind,
 }
 
 impl ParquetFile {
@@ -58,12 +60,13 @@ impl ParquetFile {
         let file = File::create_new(&path).map_err(SinkError::io(target, "create", &path))?;
         let writer = ArrowWriter::try_new(file, schema, Some(writer_properties()))
             .map_err(SinkError::parquet(target, "create", &path))?;
-        Ok(ParquetFile { path, writer, rows: 0 })
+        Ok(ParquetFile { path, writer, rows: 0, writeback: WriteBehind::default() })
     }
 
     pub fn write(&mut self, target: &str, batch: &RecordBatch) -> Result<(), SinkError> {
         self.writer.write(batch).map_err(SinkError::parquet(target, "write", &self.path))?;
         self.rows += batch.num_rows() as u64;
+        self.writeback.wrote(self.writer.inner(), self.writer.bytes_written() as u64);
         Ok(())
     }
 
@@ -74,7 +77,9 @@ impl ParquetFile {
 
     /// Ends the row group in progress, writing it out and freeing its memory.
     pub fn flush_row_group(&mut self, target: &str) -> Result<(), SinkError> {
-        self.writer.flush().map_err(SinkError::parquet(target, "write", &self.path))
+        self.writer.flush().map_err(SinkError::parquet(target, "write", &self.path))?;
+        self.writeback.wrote(self.writer.inner(), self.writer.bytes_written() as u64);
+        Ok(())
     }
 
     /// Writes the footer and fsyncs the file; returns its rows.

@@ -58,6 +58,7 @@ use parquet::errors::ParquetError;
 
 use crate::ingest::IngestError;
 
+pub(crate) use columns::write_decimal;
 pub use invariants::{AMOUNT_SCALE, InvariantError, Invariants, check_invariants, decimal_sum};
 pub use quarantine::{MESSAGE_COLUMN, QuarantineWriter, REASONS_COLUMN};
 pub use report::write_report_csv;
