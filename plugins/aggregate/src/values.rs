@@ -88,7 +88,7 @@ impl<'a> Values<'a> {
             Values::Utf8(a) => {
                 let text = a.value(row).as_bytes();
                 key.extend_from_slice(&(text.len() as u64).to_le_bytes());
-                key.extend_from_slice(text);
+                etl_sdk::bytes::append(key, text);
             }
             Values::Int32(a) => key.extend_from_slice(&a.value(row).to_le_bytes()),
             Values::Int64(a) => key.extend_from_slice(&a.value(row).to_le_bytes()),

@@ -5,6 +5,7 @@
 //! input port whose rows are kept in memory, keyed by a Utf8 column, and copied onto the rows of
 //! `in` that carry the same key. See [`Enrich`] for the rules and `config_help` for the format.
 
+mod byte_rows;
 mod config;
 mod decimal;
 mod derive;

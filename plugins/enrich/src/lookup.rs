@@ -2,15 +2,16 @@
 //! join), and the probe that gives each row to enrich its lookup columns (a LEFT join).
 //!
 //! While lookup batches arrive, the index gives every new key the next id and remembers where
-//! its first row is. Before the first probe, the listed columns are compacted into one array each,
-//! row `id` holding the columns of key `id`, so a probe gathers from a single array per column
-//! and keeps no duplicate rows.
+//! its first row is. Before the first probe, the listed columns are compacted, row `id` holding
+//! the columns of key `id`, and no duplicate rows kept: text and binary columns together row by
+//! row ([`ByteRows`]), the others one array each.
 
 use etl_sdk::arrow::RecordBatch;
 use etl_sdk::arrow::array::{Array, ArrayRef, StringArray};
 use etl_sdk::arrow::schema::{DataType, Field};
 use etl_sdk::{Error, Result};
 
+use crate::byte_rows::{ByteRows, is_byte_type};
 use crate::config;
 use crate::gather::{self, Pick};
 use etl_sdk::index::KeyIndex;
@@ -28,7 +29,7 @@ pub struct Lookup {
     /// The (source, row) of each id's first row.
     first_rows: Vec<Pick>,
     /// The listed columns with row `id` for key `id`; made from `sources` at the first probe.
-    compacted: Option<Vec<ArrayRef>>,
+    compacted: Option<Compacted>,
     /// Rows received on the port.
     pub rows: i64,
     /// Rows whose key was already indexed (the first row wins).
@@ -134,32 +135,69 @@ impl Lookup {
     pub fn probe(&mut self, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
         let fields = self.fields()?;
         let keys: &StringArray = etl_sdk::column_as(batch, &self.spec.key, &DataType::Utf8)?;
-        if self.compacted.is_none() {
-            self.compacted = Some(self.compact(&fields)?);
-        }
-        let columns = self.compacted.as_deref().unwrap_or_default();
         let keys: Vec<Option<&[u8]>> = keys.iter().map(|key| key.map(str::as_bytes)).collect();
-        let picks: Vec<Pick> = self.index.get_many(&keys).into_iter().map(|id| id.map(|id| (0, id))).collect();
-        self.orphans += picks.iter().filter(|pick| pick.is_none()).count() as i64;
-        fields
-            .iter()
-            .zip(columns)
-            .map(|(field, column)| gather::gather(field.data_type(), &[column.as_ref()], &picks))
-            .collect()
+        let ids = self.index.get_many(&keys);
+        self.orphans += ids.iter().filter(|id| id.is_none()).count() as i64;
+        let compacted = match &mut self.compacted {
+            Some(compacted) => compacted,
+            empty => {
+                let sources = std::mem::take(&mut self.sources);
+                let first_rows = std::mem::take(&mut self.first_rows);
+                empty.insert(Compacted::new(&fields, &sources, &first_rows)?)
+            }
+        };
+        compacted.gather(&ids)
+    }
+}
+
+/// A lookup's listed columns, row `id` holding key `id`'s values.
+#[derive(Debug)]
+struct Compacted {
+    /// The text and binary columns.
+    bytes: ByteRows,
+    /// The other columns, with their position among the listed ones.
+    others: Vec<(usize, ArrayRef)>,
+    /// Which of the listed columns each of `bytes`' columns is.
+    byte_positions: Vec<usize>,
+}
+
+impl Compacted {
+    /// Compacts `sources` (the listed columns of the batches that brought new keys), taking key
+    /// `id`'s values from `first_rows[id]`.
+    fn new(fields: &[Field], sources: &[Vec<ArrayRef>], first_rows: &[Pick]) -> Result<Self> {
+        let mut byte_columns = Vec::new();
+        let mut byte_positions = Vec::new();
+        let mut others = Vec::new();
+        for (c, field) in fields.iter().enumerate() {
+            let columns: Vec<&dyn Array> =
+                sources.iter().filter_map(|columns| columns.get(c)).map(|a| a.as_ref()).collect();
+            let column = gather::gather(field.data_type(), &columns, first_rows)?;
+            if is_byte_type(field.data_type()) {
+                byte_columns.push(column);
+                byte_positions.push(c);
+            } else {
+                others.push((c, column));
+            }
+        }
+        let bytes = ByteRows::new(&byte_columns.iter().map(|c| c.as_ref()).collect::<Vec<_>>())?;
+        Ok(Compacted { bytes, others, byte_positions })
     }
 
-    /// One array per listed column, row `id` from the first row of key `id`; frees the batches.
-    fn compact(&mut self, fields: &[Field]) -> Result<Vec<ArrayRef>> {
-        let sources = std::mem::take(&mut self.sources);
-        let first_rows = std::mem::take(&mut self.first_rows);
-        fields
-            .iter()
-            .enumerate()
-            .map(|(c, field)| {
-                let columns: Vec<&dyn Array> =
-                    sources.iter().filter_map(|columns| columns.get(c)).map(|a| a.as_ref()).collect();
-                gather::gather(field.data_type(), &columns, &first_rows)
-            })
+    /// The listed columns for rows with ids `ids` (`None`: no match, nulls).
+    fn gather(&self, ids: &[Option<u32>]) -> Result<Vec<ArrayRef>> {
+        let mut columns: Vec<Option<ArrayRef>> = vec![None; self.byte_positions.len() + self.others.len()];
+        for (position, array) in self.byte_positions.iter().zip(self.bytes.gather(ids)?) {
+            columns[*position] = Some(array);
+        }
+        if !self.others.is_empty() {
+            let picks: Vec<Pick> = ids.iter().map(|id| id.map(|id| (0, id))).collect();
+            for (position, column) in &self.others {
+                columns[*position] = Some(gather::gather(column.data_type(), &[column.as_ref()], &picks)?);
+            }
+        }
+        columns
+            .into_iter()
+            .map(|c| c.ok_or_else(|| Error::failed("a lookup column went missing; this is a bug")))
             .collect()
     }
 }

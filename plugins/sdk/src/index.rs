@@ -145,7 +145,7 @@ impl KeyIndex {
             len >>= 7;
         }
         self.records.push(len as u8);
-        self.records.extend_from_slice(key);
+        crate::bytes::append(&mut self.records, key);
         self.slots[at] = Slot { hash, at: start };
         self.len += 1;
         // With fewer than 2^32 / 5 keys the table stays below 2^32 slots, so the 32-bit hash

@@ -40,6 +40,7 @@
 // outside of it.
 extern crate self as etl_sdk;
 
+pub mod bytes;
 mod columns;
 mod config;
 pub mod context;

@@ -228,7 +228,7 @@ impl<'a> KeyColumn<'a> {
             KeyColumn::LargeBytes { offsets, data, .. } => {
                 push_bytes(key, &data[offsets[row] as usize..offsets[row + 1] as usize]);
             }
-            KeyColumn::Fixed { data, width, .. } => key.extend_from_slice(&data[row * width..(row + 1) * width]),
+            KeyColumn::Fixed { data, width, .. } => crate::bytes::append(key, &data[row * width..(row + 1) * width]),
         }
     }
 
@@ -252,7 +252,7 @@ fn push_bytes(key: &mut Vec<u8>, value: &[u8]) {
         length >>= 7;
     }
     key.push(length as u8);
-    key.extend_from_slice(value);
+    crate::bytes::append(key, value);
 }
 
 /// A set of distinct keys (byte strings), numbered 0, 1, 2... in insertion order and stored
@@ -298,7 +298,7 @@ impl KeySet {
                 NONE
             }
         };
-        self.bytes.extend_from_slice(key);
+        crate::bytes::append(&mut self.bytes, key);
         self.ends.push(self.bytes.len());
         self.previous.push(previous);
         Ok(id)
