@@ -51,12 +51,19 @@ impl KeyColumn {
     }
 
     fn text(&self, group: usize) -> Option<&str> {
-        let KeyColumn::Utf8 { text, ends, valid } = self else { return None };
+        let KeyColumn::Utf8 { text, .. } = self else { return None };
+        let range = self.text_range(group)?;
+        text.get(range)
+    }
+
+    /// Where group `group`'s text is in `text`, if it is not null.
+    fn text_range(&self, group: usize) -> Option<std::ops::Range<usize>> {
+        let KeyColumn::Utf8 { ends, valid, .. } = self else { return None };
         if !valid.get(group).copied().unwrap_or(false) {
             return None;
         }
         let start = if group == 0 { 0 } else { ends[group - 1] };
-        text.get(start..ends[group])
+        Some(start..ends[group])
     }
 
     fn number(&self, group: usize) -> Option<i128> {
@@ -75,8 +82,14 @@ impl KeyColumn {
             }
         }
         match self {
-            // `str` orders by its UTF-8 bytes.
-            KeyColumn::Utf8 { .. } => nulls_last(self.text(a), self.text(b)),
+            // Text orders by its UTF-8 bytes.
+            KeyColumn::Utf8 { text, .. } => {
+                let bytes = |group| self.text_range(group).and_then(|range| text.as_bytes().get(range));
+                match (bytes(a), bytes(b)) {
+                    (Some(a), Some(b)) => etl_sdk::bytes::compare(a, b),
+                    (a, b) => nulls_last(a, b),
+                }
+            }
             KeyColumn::Numeric { .. } => nulls_last(self.number(a), self.number(b)),
         }
     }

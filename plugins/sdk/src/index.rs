@@ -109,7 +109,7 @@ impl KeyIndex {
             }
             if slot.hash == hash {
                 let (id, stored) = self.record(slot.at);
-                if stored == key {
+                if crate::bytes::equal(stored, key) {
                     return Ok(id);
                 }
             }

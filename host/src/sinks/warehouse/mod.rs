@@ -42,6 +42,9 @@ pub const DEFAULT_MEMORY_BUDGET: usize = 128 << 20;
 /// The default of [`FactTableWriter::with_max_open_files`].
 pub const DEFAULT_MAX_OPEN_FILES: usize = 128;
 
+/// The most threads [`FactTableWriter`] encodes partitions on.
+pub const MAX_WORKERS: usize = 4;
+
 /// A warehouse table the spec defines: its stored columns and types, and how it is laid out.
 #[derive(Debug)]
 pub struct TableSpec {
@@ -182,6 +185,12 @@ impl Load {
     }
 }
 
+/// The rows `rows` of `stored`, in that order.
+fn gather_rows(target: &str, schema: &SchemaRef, stored: &RecordBatch, rows: &[u32]) -> Result<RecordBatch, SinkError> {
+    let rows: Vec<(u32, u32)> = rows.iter().map(|&row| (0, row)).collect();
+    gather(schema, std::slice::from_ref(stored), &rows).map_err(SinkError::arrow(target))
+}
+
 /// One partition of a fact load.
 #[derive(Debug)]
 struct Partition {
@@ -209,6 +218,7 @@ pub struct FactTableWriter {
     projection: Option<Projection>,
     memory_budget: usize,
     max_open_files: usize,
+    workers: usize,
     open_files: usize,
     tick: u64,
     rows: u64,
@@ -241,6 +251,7 @@ impl FactTableWriter {
             projection: None,
             memory_budget: DEFAULT_MEMORY_BUDGET,
             max_open_files: DEFAULT_MAX_OPEN_FILES,
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WORKERS),
             open_files: 0,
             tick: 0,
             rows: 0,
@@ -251,6 +262,13 @@ impl FactTableWriter {
     /// are flushed (default [`DEFAULT_MEMORY_BUDGET`]).
     pub fn with_memory_budget(mut self, bytes: usize) -> Self {
         self.memory_budget = bytes;
+        self
+    }
+
+    /// The most threads encoding a batch's partitions at once (default: the cores, at most
+    /// [`MAX_WORKERS`]); 1 encodes them one after the other.
+    pub fn with_workers(mut self, workers: usize) -> Self {
+        self.workers = workers.max(1);
         self
     }
 
@@ -282,11 +300,11 @@ impl FactTableWriter {
             if let Some((key, _)) = groups.into_iter().next() {
                 self.write_partition(key, &schema, &stored)?;
             }
+        } else if self.workers > 1 && groups.len() <= self.max_open_files {
+            self.write_side_by_side(groups, &schema, &stored)?;
         } else {
             for (key, rows) in groups {
-                let rows: Vec<(u32, u32)> = rows.into_iter().map(|row| (0, row)).collect();
-                let part = gather(&schema, std::slice::from_ref(&stored), &rows)
-                    .map_err(SinkError::arrow(&self.load.target))?;
+                let part = gather_rows(&self.load.target, &schema, &stored, &rows)?;
                 self.write_partition(key, &schema, &part)?;
             }
         }
@@ -294,6 +312,58 @@ impl FactTableWriter {
         self.bound_memory()?;
         crash_point("after_write");
         Ok(())
+    }
+
+    /// Writes the rows of each partition of `groups` into its file, the partitions shared out
+    /// among [`workers`](Self::with_workers) threads: encoding is most of a load's work, and the
+    /// partitions' files are independent. The files are opened first, in key order, so the
+    /// files and their names are the same as when written one after the other.
+    fn write_side_by_side(
+        &mut self,
+        mut groups: BTreeMap<Vec<i128>, Vec<u32>>,
+        schema: &SchemaRef,
+        stored: &RecordBatch,
+    ) -> Result<(), SinkError> {
+        for key in groups.keys() {
+            // No file of this batch is closed to make room: there are at most as many
+            // partitions as files may be open, and those opened last are closed last.
+            self.open_file(key.clone(), schema)?;
+        }
+        let target = self.load.target.as_str();
+        let mut jobs: Vec<(&mut ParquetFile, Vec<u32>)> = self
+            .partitions
+            .iter_mut()
+            .filter_map(|(key, partition)| Some((partition.file.as_mut()?, groups.remove(key)?)))
+            .collect();
+        // The largest partitions first, each to the least loaded worker.
+        jobs.sort_by_key(|(_, rows)| std::cmp::Reverse(rows.len()));
+        let mut shares: Vec<(usize, Vec<(&mut ParquetFile, Vec<u32>)>)> =
+            (0..self.workers).map(|_| (0, Vec::new())).collect();
+        for job in jobs {
+            if let Some(share) = shares.iter_mut().min_by_key(|(rows, _)| *rows) {
+                share.0 += job.1.len();
+                share.1.push(job);
+            }
+        }
+        let write_share = |share: Vec<(&mut ParquetFile, Vec<u32>)>| -> Result<(), SinkError> {
+            for (file, rows) in share {
+                file.write(target, &gather_rows(target, schema, stored, &rows)?)?;
+            }
+            Ok(())
+        };
+        std::thread::scope(|scope| {
+            let mut shares = shares.into_iter().map(|(_, share)| share);
+            let mine = shares.next().unwrap_or_default();
+            let others: Vec<_> = shares.map(|share| scope.spawn(move || write_share(share))).collect();
+            let mut result = write_share(mine);
+            for other in others {
+                let outcome = other
+                    .join()
+                    .unwrap_or_else(|_| Err(SinkError::data(target, "a partition writer panicked; this is a bug")));
+                result = result.and(outcome);
+            }
+            result
+        })
     }
 
     /// `batch`'s rows grouped by their partition values.
@@ -345,6 +415,16 @@ impl FactTableWriter {
     }
 
     fn write_partition(&mut self, key: Vec<i128>, schema: &SchemaRef, batch: &RecordBatch) -> Result<(), SinkError> {
+        self.open_file(key.clone(), schema)?;
+        match self.partitions.get_mut(&key).and_then(|partition| partition.file.as_mut()) {
+            Some(file) => file.write(&self.load.target, batch),
+            None => Err(SinkError::data(&self.load.target, "a partition's file is not open; this is a bug")),
+        }
+    }
+
+    /// Makes sure partition `key` has an open file, opening one (and closing the least recently
+    /// used if too many are open) if it has none.
+    fn open_file(&mut self, key: Vec<i128>, schema: &SchemaRef) -> Result<(), SinkError> {
         self.tick += 1;
         let needs_file = self.partitions.get(&key).is_none_or(|partition| partition.file.is_none());
         if needs_file && self.open_files >= self.max_open_files {
@@ -363,17 +443,14 @@ impl FactTableWriter {
             last_used: 0,
         });
         partition.last_used = self.tick;
-        let file = match &mut partition.file {
-            Some(file) => file,
-            None => {
-                let path =
-                    self.load.staging.path().join(&partition.dir).join(format!("part-{:05}.parquet", partition.files));
-                partition.files += 1;
-                self.open_files += 1;
-                partition.file.insert(ParquetFile::create(&self.load.target, path, schema.clone())?)
-            }
-        };
-        file.write(&self.load.target, batch)
+        if partition.file.is_none() {
+            let path =
+                self.load.staging.path().join(&partition.dir).join(format!("part-{:05}.parquet", partition.files));
+            partition.files += 1;
+            self.open_files += 1;
+            partition.file = Some(ParquetFile::create(&self.load.target, path, schema.clone())?);
+        }
+        Ok(())
     }
 
     fn close_least_recently_used(&mut self) -> Result<(), SinkError> {

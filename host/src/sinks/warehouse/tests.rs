@@ -203,6 +203,29 @@ fn the_same_input_gives_the_same_bytes() {
 }
 
 #[test]
+fn partitions_encoded_side_by_side_give_the_same_files() {
+    let scratch = Scratch::new("workers");
+    let orders: Vec<(String, String)> =
+        (0..600).map(|n| (format!("o{n}"), format!("202{}-{:02}-{:02}", n % 3, n / 3 % 12 + 1, n % 28 + 1))).collect();
+    let rows: Vec<(&str, &str, i64, i128)> =
+        orders.iter().enumerate().map(|(n, (id, date))| (id.as_str(), date.as_str(), 1, n as i128)).collect();
+    let batches = [sales(&rows[..250]), sales(&rows[250..])];
+    let load = |workers: usize| {
+        let root = scratch.path().join(format!("workers-{workers}"));
+        let mut writer = FactTableWriter::create(&root, "sales", SALES.partition_by).unwrap().with_workers(workers);
+        for batch in &batches {
+            writer.write(batch).unwrap();
+        }
+        assert_eq!(writer.commit().unwrap().rows_loaded, 600);
+        file_bytes(&root)
+    };
+    let one = load(1);
+    let parquet = one.iter().filter(|(name, _)| name.ends_with(".parquet")).count();
+    assert_eq!(parquet, 36, "3 years of 12 months");
+    assert_eq!(load(3), one);
+}
+
+#[test]
 fn an_aborted_or_dropped_load_leaves_the_previous_version() {
     let scratch = Scratch::new("abort");
     let root = scratch.path().join("warehouse");
