@@ -25,7 +25,6 @@ mod imp {
 
     use arrow_array::RecordBatch;
     use etl_sdk::context::RunContext;
-    use etl_sdk::log::Level;
     use etl_sdk::native::{Emitted, NativeStage};
 
     use super::OpenedStage;
@@ -63,6 +62,7 @@ mod imp {
             stage: open(config, context).map_err(|e| e.to_string())?,
             stats: InstanceStats::default(),
             name: stage.to_owned(),
+            plugin: plugin.label().to_owned(),
         };
         opened.forward_logs();
         Ok(Box::new(opened))
@@ -72,6 +72,8 @@ mod imp {
         stage: Box<dyn NativeStage>,
         stats: InstanceStats,
         name: String,
+        /// The plugin, as the sandbox's log records name it.
+        plugin: String,
     }
 
     impl Native {
@@ -93,14 +95,7 @@ mod imp {
 
         fn forward_logs(&mut self) {
             for (level, message) in self.stage.take_logs() {
-                let stage = self.name.as_str();
-                match level {
-                    Level::Error => tracing::error!(stage, "{message}"),
-                    Level::Warn => tracing::warn!(stage, "{message}"),
-                    Level::Info => tracing::info!(stage, "{message}"),
-                    Level::Debug => tracing::debug!(stage, "{message}"),
-                    Level::Trace => tracing::trace!(stage, "{message}"),
-                }
+                crate::runtime::log_plugin_message(level, &self.name, &self.plugin, &message);
             }
         }
     }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
+use etl_sdk::log::Level as SdkLevel;
 use wasmtime::component::{ResourceAny, ResourceTable};
 use wasmtime::{Store, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -83,13 +84,14 @@ impl bindings::etl::stage::log::Host for HostState {
             message.push_str(" [cut]");
         }
         let (stage, plugin) = (&self.stage, &self.plugin);
-        match level {
-            Level::Trace => tracing::trace!(stage, plugin, "{message}"),
-            Level::Debug => tracing::debug!(stage, plugin, "{message}"),
-            Level::Info => tracing::info!(stage, plugin, "{message}"),
-            Level::Warn => tracing::warn!(stage, plugin, "{message}"),
-            Level::Error => tracing::error!(stage, plugin, "{message}"),
-        }
+        let level = match level {
+            Level::Trace => SdkLevel::Trace,
+            Level::Debug => SdkLevel::Debug,
+            Level::Info => SdkLevel::Info,
+            Level::Warn => SdkLevel::Warn,
+            Level::Error => SdkLevel::Error,
+        };
+        super::log_plugin_message(level, stage, plugin, &message);
         if self.logs_left == 0 {
             tracing::warn!(stage, plugin, "plugin reached its log limit; further records are dropped");
         }

@@ -30,3 +30,16 @@ pub use error::{LoadError, StageError, StageErrorKind};
 pub use instance::{InstanceStats, Output, RunInfo, StageInstance};
 pub use limits::Limits;
 pub use plugin::{CompileSource, Plugin, PluginInfo, PortInfo, PortSet};
+
+/// Writes one of a plugin's log records to the host's log, tagged with its stage and plugin
+/// (sandboxed, or run natively with `--native-stages`).
+pub(crate) fn log_plugin_message(level: etl_sdk::log::Level, stage: &str, plugin: &str, message: &str) {
+    use etl_sdk::log::Level;
+    match level {
+        Level::Trace => tracing::trace!(stage, plugin, "{message}"),
+        Level::Debug => tracing::debug!(stage, plugin, "{message}"),
+        Level::Info => tracing::info!(stage, plugin, "{message}"),
+        Level::Warn => tracing::warn!(stage, plugin, "{message}"),
+        Level::Error => tracing::error!(stage, plugin, "{message}"),
+    }
+}

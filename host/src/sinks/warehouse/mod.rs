@@ -185,6 +185,9 @@ impl Load {
     }
 }
 
+/// A partition's file and the rows of a batch to write into it.
+type Job<'a> = (&'a mut ParquetFile, Vec<u32>);
+
 /// The rows `rows` of `stored`, in that order.
 fn gather_rows(target: &str, schema: &SchemaRef, stored: &RecordBatch, rows: &[u32]) -> Result<RecordBatch, SinkError> {
     let rows: Vec<(u32, u32)> = rows.iter().map(|&row| (0, row)).collect();
@@ -330,22 +333,21 @@ impl FactTableWriter {
             self.open_file(key.clone(), schema)?;
         }
         let target = self.load.target.as_str();
-        let mut jobs: Vec<(&mut ParquetFile, Vec<u32>)> = self
+        let mut jobs: Vec<Job<'_>> = self
             .partitions
             .iter_mut()
             .filter_map(|(key, partition)| Some((partition.file.as_mut()?, groups.remove(key)?)))
             .collect();
         // The largest partitions first, each to the least loaded worker.
         jobs.sort_by_key(|(_, rows)| std::cmp::Reverse(rows.len()));
-        let mut shares: Vec<(usize, Vec<(&mut ParquetFile, Vec<u32>)>)> =
-            (0..self.workers).map(|_| (0, Vec::new())).collect();
+        let mut shares: Vec<(usize, Vec<Job<'_>>)> = (0..self.workers).map(|_| (0, Vec::new())).collect();
         for job in jobs {
             if let Some(share) = shares.iter_mut().min_by_key(|(rows, _)| *rows) {
                 share.0 += job.1.len();
                 share.1.push(job);
             }
         }
-        let write_share = |share: Vec<(&mut ParquetFile, Vec<u32>)>| -> Result<(), SinkError> {
+        let write_share = |share: Vec<Job<'_>>| -> Result<(), SinkError> {
             for (file, rows) in share {
                 file.write(target, &gather_rows(target, schema, stored, &rows)?)?;
             }
