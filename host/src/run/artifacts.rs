@@ -196,6 +196,7 @@ impl Artifacts {
                 file,
                 position: 0,
                 follow: follow.cloned(),
+                whole: false,
             }),
         };
         let reader =
@@ -387,12 +388,15 @@ struct Tail {
     file: File,
     position: u64,
     follow: Option<Arc<Follow>>,
+    /// The stage is done: the file is whole and read without asking [`Live`] again.
+    whole: bool,
 }
 
 impl Read for Source {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         match self {
             Source::File(file) => file.read(buf),
+            Source::Tail(tail) if tail.whole => tail.file.read(buf),
             Source::Tail(tail) => {
                 let limit = tail.live.readable(
                     &tail.stage,
@@ -403,7 +407,10 @@ impl Read for Source {
                 )?;
                 let want = match limit {
                     Some(end) => buf.len().min(usize::try_from(end - tail.position).unwrap_or(usize::MAX)),
-                    None => buf.len(),
+                    None => {
+                        tail.whole = true;
+                        buf.len()
+                    }
                 };
                 let n = tail.file.read(&mut buf[..want])?;
                 tail.position += n as u64;
