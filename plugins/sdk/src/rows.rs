@@ -1,11 +1,8 @@
 //! Row-level helpers for stages that split a batch: selecting rows of a batch ([`take`]; the SDK
 //! ships arrow-array only, no arrow-select), building the `rejected` port's batches
 //! ([`rejected`], [`check_pass_through`]), encoding key values so that equal values, and only
-//! those, give equal bytes ([`KeyColumn`]), and a compact set of such keys ([`KeySet`]).
+//! those, give equal bytes ([`KeyColumn`]; [`crate::index::KeyIndex`] keeps a set of them).
 
-use std::collections::HashMap;
-use std::collections::hash_map::{Entry, RandomState};
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use arrow_array::builder::GenericByteBuilder;
@@ -255,76 +252,6 @@ fn push_bytes(key: &mut Vec<u8>, value: &[u8]) {
     crate::bytes::append(key, value);
 }
 
-/// A set of distinct keys (byte strings), numbered 0, 1, 2... in insertion order and stored
-/// back to back in one buffer: no allocation per key, about 40 bytes of overhead per key. Keys
-/// are found by a keyed 64-bit hash and always compared byte for byte, so hash collisions cost
-/// time, never correctness.
-#[derive(Debug, Default)]
-pub struct KeySet {
-    hasher: RandomState,
-    /// Per hash value, the id of the latest key that has it.
-    by_hash: HashMap<u64, usize, BuildHasherDefault<PassThrough>>,
-    /// Per key, the id of the previous key with the same hash, or `NONE`.
-    previous: Vec<usize>,
-    /// Per key, where its bytes end in `bytes` (they start where the previous key's end).
-    ends: Vec<usize>,
-    bytes: Vec<u8>,
-}
-
-const NONE: usize = usize::MAX;
-
-impl KeySet {
-    /// Adds `key` unless it is present: `Ok(id)` of the new key, or `Err(id)` of the equal one.
-    pub fn insert(&mut self, key: &[u8]) -> Result<usize, usize> {
-        self.insert_hashed(self.hasher.hash_one(key), key)
-    }
-
-    fn insert_hashed(&mut self, hash: u64, key: &[u8]) -> Result<usize, usize> {
-        let id = self.ends.len();
-        let previous = match self.by_hash.entry(hash) {
-            Entry::Occupied(mut latest) => {
-                let mut candidate = *latest.get();
-                while candidate != NONE {
-                    let start = candidate.checked_sub(1).map_or(0, |before| self.ends[before]);
-                    if &self.bytes[start..self.ends[candidate]] == key {
-                        return Err(candidate);
-                    }
-                    candidate = self.previous[candidate];
-                }
-                std::mem::replace(latest.get_mut(), id)
-            }
-            Entry::Vacant(slot) => {
-                slot.insert(id);
-                NONE
-            }
-        };
-        crate::bytes::append(&mut self.bytes, key);
-        self.ends.push(self.bytes.len());
-        self.previous.push(previous);
-        Ok(id)
-    }
-}
-
-/// The hasher of [`KeySet::by_hash`], whose keys are already hashes.
-#[derive(Debug, Default)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use arrow_array::{Date32Array, Decimal128Array, Float64Array, Int64Array, StringArray};
@@ -378,34 +305,6 @@ mod tests {
             }
         }
         assert!(a.is_null(2) && !a.is_null(1));
-    }
-
-    #[test]
-    fn key_sets_number_distinct_keys_and_find_equal_ones() {
-        let mut keys = KeySet::default();
-        assert_eq!(keys.insert(b"a"), Ok(0));
-        assert_eq!(keys.insert(b""), Ok(1));
-        assert_eq!(keys.insert(b"ab"), Ok(2));
-        assert_eq!(keys.insert(b"a"), Err(0));
-        assert_eq!(keys.insert(b""), Err(1));
-        assert_eq!(keys.ends.len(), 3);
-        for i in 0..10_000u32 {
-            assert_eq!(keys.insert(&i.to_le_bytes()), Ok(i as usize + 3));
-        }
-        assert_eq!(keys.insert(&77u32.to_le_bytes()), Err(80));
-    }
-
-    #[test]
-    fn key_sets_survive_hash_collisions() {
-        // Keys with one hash: lookups walk the chain and compare bytes.
-        let mut keys = KeySet::default();
-        assert_eq!(keys.insert_hashed(7, b"x"), Ok(0));
-        assert_eq!(keys.insert_hashed(7, b"y"), Ok(1));
-        assert_eq!(keys.insert_hashed(8, b"x"), Ok(2));
-        assert_eq!(keys.insert_hashed(7, b"x"), Err(0));
-        assert_eq!(keys.insert_hashed(7, b"y"), Err(1));
-        assert_eq!(keys.insert_hashed(7, b"z"), Ok(3));
-        assert_eq!(keys.insert_hashed(7, b"y"), Err(1));
     }
 
     #[test]

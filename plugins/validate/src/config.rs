@@ -9,7 +9,7 @@ use etl_sdk::{Error, Result};
 use crate::Validate;
 use crate::bound::{Bound, RawBound};
 use crate::rules::{Check, Range, Rule};
-use etl_sdk::rows::KeySet;
+use etl_sdk::index::KeyIndex;
 
 /// `config:` of a validate stage: the rules, checked in this order on every row.
 #[derive(Debug, Deserialize)]
@@ -120,7 +120,7 @@ impl RuleConfig {
                 ("regex", column, severity, regex.map(Check::Matches))
             }
             RuleConfig::Unique { column, severity } => {
-                ("unique", column, severity, Some(Check::Unique(KeySet::default())))
+                ("unique", column, severity, Some(Check::Unique(KeyIndex::default())))
             }
         };
         if column.is_empty() {

@@ -16,7 +16,8 @@ use regex::Regex;
 
 use crate::bound::{Decimal, IntRange};
 use crate::config::Severity;
-use etl_sdk::rows::{KeyColumn, KeySet};
+use etl_sdk::index::KeyIndex;
+use etl_sdk::rows::KeyColumn;
 
 /// One checked rule with its failure count.
 #[derive(Debug)]
@@ -46,7 +47,7 @@ pub enum Check {
     Matches(Regex),
     /// `unique`: fails on a value seen before. Holds every non-null value seen so far, encoded
     /// by [`KeyColumn`].
-    Unique(KeySet),
+    Unique(KeyIndex),
 }
 
 /// The bounds of an `in_range` rule, of one kind; `None` is unbounded.
@@ -205,16 +206,22 @@ fn check_strings(batch: &RecordBatch, column: &str, fails: &mut [bool], accept: 
 }
 
 /// Fails every non-null value seen before, in an earlier row of this batch or an earlier batch.
-fn unique(column: &str, array: &ArrayRef, seen: &mut KeySet, fails: &mut [bool]) -> Result<()> {
+fn unique(column: &str, array: &ArrayRef, seen: &mut KeyIndex, fails: &mut [bool]) -> Result<()> {
     let values = KeyColumn::new(column, array.as_ref())?;
-    let mut key = Vec::new();
-    for (row, fail) in fails.iter_mut().enumerate() {
-        if values.is_null(row) {
-            continue;
-        }
-        key.clear();
-        values.encode(row, &mut key);
-        *fail = seen.insert(&key).is_err();
+    // The batch's non-null keys, encoded back to back, and the row and end of each.
+    let mut bytes = Vec::new();
+    let mut rows = Vec::new();
+    for row in (0..fails.len()).filter(|&row| !values.is_null(row)) {
+        values.encode(row, &mut bytes);
+        rows.push((row, bytes.len()));
+    }
+    let mut start = 0;
+    let keys: Vec<&[u8]> = rows.iter().map(|&(_, end)| &bytes[std::mem::replace(&mut start, end)..end]).collect();
+    let found = seen
+        .insert_many(&keys)
+        .ok_or_else(|| Error::failed(format!("unique({column}): too many distinct values to keep")))?;
+    for (&(row, _), (_, new)) in rows.iter().zip(found) {
+        fails[row] = !new;
     }
     Ok(())
 }
