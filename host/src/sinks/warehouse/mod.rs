@@ -15,7 +15,8 @@
 //!
 //! A fact load holds at most [`FactTableWriter::with_memory_budget`] bytes of row groups in
 //! progress across its partitions (flushing the biggest when over) and at most
-//! [`FactTableWriter::with_max_open_files`] files open. A dimension or a replaced table is merged
+//! [`FactTableWriter::with_max_open_files`] files open, and encodes a batch's partitions on up to
+//! [`FactTableWriter::with_workers`] threads (the files are the same as on one). A dimension or a replaced table is merged
 //! and sorted in memory: they are small beside the fact table.
 
 use std::collections::{BTreeMap, BTreeSet};
