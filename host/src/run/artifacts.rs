@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Seek};
+use std::io::{BufWriter, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -19,11 +19,12 @@ use std::time::{Duration, Instant};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Decimal128Type;
 use arrow_array::{Array, RecordBatch};
-use arrow_ipc::reader::StreamReader;
+use arrow_ipc::reader::StreamDecoder;
 use arrow_ipc::writer::StreamWriter;
 use arrow_schema::{DataType, SchemaRef};
 use serde::{Deserialize, Serialize};
 
+use super::messages;
 use crate::writeback::WriteBehind;
 
 /// The artifact directory of one run.
@@ -118,60 +119,39 @@ impl Artifacts {
         self.open(stage, port, None, Some(follow))
     }
 
-    /// Like [`read`](Self::read), decoding (and validating) only the columns named: the rest of
-    /// each batch is read past, not decoded. No columns gives batches that only count rows.
+    /// Like [`read`](Self::read), each batch with only the columns named (an error if one is
+    /// missing); no columns gives batches that only count rows.
     pub fn read_columns(&self, stage: &str, port: &str, columns: &[&str]) -> Result<ArtifactReader, String> {
-        let all = self.open(stage, port, None, None)?;
-        let Some(reader) = &all.reader else { return Ok(all) };
-        let schema = reader.schema();
-        let projection = columns
-            .iter()
-            .map(|&name| {
-                schema.index_of(name).map_err(|_| format!("artifact {}: no column `{name}`", all.path.display()))
-            })
-            .collect::<Result<Vec<usize>, String>>()?;
-        self.open(stage, port, Some(projection), None)
+        self.open(stage, port, Some(columns.iter().map(|&c| c.to_owned()).collect()), None)
     }
 
     /// The rows in an artifact (0 if it doesn't exist), from the messages' headers alone: the
     /// batches' bodies are skipped, not read.
     pub fn count_rows(&self, stage: &str, port: &str) -> Result<u64, String> {
         let path = self.path(stage, port);
-        let fail = |what: String| format!("artifact {}: {what}", path.display());
+        let fail = |e: std::io::Error| format!("artifact {}: {e}", path.display());
         let file = match File::open(&path) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-            Err(e) => return Err(fail(e.to_string())),
+            Err(e) => return Err(fail(e)),
         };
-        let mut reader = BufReader::with_capacity(1 << 16, file);
-        let mut rows = 0u64;
-        let mut word = [0u8; 4];
-        loop {
-            // A message: the continuation marker, the metadata's length, the metadata (a
-            // flatbuffer `Message`, which gives the body's length), then the body.
-            reader.read_exact(&mut word).map_err(|e| fail(format!("truncated stream: {e}")))?;
-            if word == [0xff; 4] {
-                reader.read_exact(&mut word).map_err(|e| fail(format!("truncated stream: {e}")))?;
-            }
-            let length = i32::from_le_bytes(word);
-            if length == 0 {
+        let len = file.metadata().map_err(fail)?.len();
+        let (mut rows, mut offset) = (0u64, 0u64);
+        while let Some(frame) = messages::frame_at(&file, offset, len).map_err(fail)? {
+            if frame.end {
                 return Ok(rows);
             }
-            let mut metadata = vec![0u8; usize::try_from(length).map_err(|_| fail(format!("length {length}")))?];
-            reader.read_exact(&mut metadata).map_err(|e| fail(format!("truncated stream: {e}")))?;
-            let message = arrow_ipc::root_as_message(&metadata).map_err(|e| fail(format!("bad message: {e}")))?;
-            if let Some(batch) = message.header_as_record_batch() {
-                rows += u64::try_from(batch.length()).map_err(|_| fail("negative batch length".to_owned()))?;
-            }
-            reader.seek_relative(message.bodyLength()).map_err(|e| fail(e.to_string()))?;
+            rows += frame.rows.unwrap_or(0);
+            offset += frame.len;
         }
+        Ok(rows)
     }
 
     fn open(
         &self,
         stage: &str,
         port: &str,
-        projection: Option<Vec<usize>>,
+        columns: Option<Vec<String>>,
         follow: Option<&Arc<Follow>>,
     ) -> Result<ArtifactReader, String> {
         let path = self.path(stage, port);
@@ -183,25 +163,25 @@ impl Artifacts {
         };
         let file = match File::open(&path) {
             Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ArtifactReader { path, reader: None }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(ArtifactReader { path, source: None, decoder: StreamDecoder::new(), position: 0, columns });
+            }
             Err(e) => return Err(fail(&e)),
         };
-        let source = match generation {
-            None => Source::File(file),
-            Some(generation) => Source::Tail(Tail {
-                live: Arc::clone(&self.live),
-                stage: stage.to_owned(),
-                port: port.to_owned(),
-                generation,
-                file,
-                position: 0,
-                follow: follow.cloned(),
-                whole: false,
-            }),
-        };
-        let reader =
-            StreamReader::try_new(BufReader::with_capacity(1 << 20, source), projection).map_err(|e| fail(&e))?;
-        Ok(ArtifactReader { path, reader: Some(reader) })
+        let tail = generation.map(|generation| Tail {
+            live: Arc::clone(&self.live),
+            stage: stage.to_owned(),
+            port: port.to_owned(),
+            generation,
+            follow: follow.cloned(),
+        });
+        Ok(ArtifactReader {
+            path,
+            source: Some(Source { file, tail }),
+            decoder: StreamDecoder::new(),
+            position: 0,
+            columns,
+        })
     }
 }
 
@@ -374,56 +354,46 @@ fn interrupted(stage: &str, follow: Option<&Arc<Follow>>) -> std::io::Error {
 }
 
 /// An artifact file: whole, or being written by a running stage.
-enum Source {
-    File(File),
-    Tail(Tail),
+struct Source {
+    file: File,
+    /// Set while the stage writing the file is running; `None` once the file is whole.
+    tail: Option<Tail>,
 }
 
-/// Reads a running stage's output up to what it has committed, waiting for more.
+/// A running stage's output: readable up to what it has committed.
 struct Tail {
     live: Arc<Live>,
     stage: String,
     port: String,
     generation: u64,
-    file: File,
-    position: u64,
     follow: Option<Arc<Follow>>,
-    /// The stage is done: the file is whole and read without asking [`Live`] again.
-    whole: bool,
 }
 
-impl Read for Source {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Source::File(file) => file.read(buf),
-            Source::Tail(tail) if tail.whole => tail.file.read(buf),
-            Source::Tail(tail) => {
-                let limit = tail.live.readable(
-                    &tail.stage,
-                    &tail.port,
-                    tail.generation,
-                    tail.position,
-                    tail.follow.as_ref(),
-                )?;
-                let want = match limit {
-                    Some(end) => buf.len().min(usize::try_from(end - tail.position).unwrap_or(usize::MAX)),
-                    None => {
-                        tail.whole = true;
-                        buf.len()
-                    }
-                };
-                let n = tail.file.read(&mut buf[..want])?;
-                tail.position += n as u64;
-                Ok(n)
+impl Source {
+    /// How much of the file may be read, once there is more than `position`: what a running
+    /// stage has committed (waiting for it to commit more), or all of a whole file.
+    fn readable(&mut self, position: u64) -> std::io::Result<u64> {
+        if let Some(tail) = &self.tail {
+            match tail.live.readable(&tail.stage, &tail.port, tail.generation, position, tail.follow.as_ref())? {
+                Some(end) => return Ok(end),
+                None => self.tail = None,
             }
         }
+        Ok(self.file.metadata()?.len())
     }
 }
 
-/// Batches of one artifact, in order.
+/// Batches of one artifact, in order, each message mapped from the file rather than copied
+/// (see [`messages`]).
 pub struct ArtifactReader {
     path: PathBuf,
-    reader: Option<StreamReader<BufReader<Source>>>,
+    /// `None` for an output never written, and once the stream has ended.
+    source: Option<Source>,
+    decoder: StreamDecoder,
+    /// Where the next message starts.
+    position: u64,
+    /// The columns to keep of each batch, by name; all if `None`.
+    columns: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for ArtifactReader {
@@ -432,12 +402,51 @@ impl std::fmt::Debug for ArtifactReader {
     }
 }
 
+impl ArtifactReader {
+    fn next_batch(&mut self) -> Result<Option<RecordBatch>, String> {
+        let fail = |e: &dyn std::fmt::Display| format!("artifact {}: {e}", self.path.display());
+        while let Some(source) = &mut self.source {
+            let available = source.readable(self.position).map_err(|e| fail(&e))?;
+            let frame = match messages::frame_at(&source.file, self.position, available).map_err(|e| fail(&e))? {
+                Some(frame) if !frame.end => frame,
+                // The end of the stream: its marker, or the end of a whole file.
+                _ => {
+                    self.source = None;
+                    self.decoder.finish().map_err(|e| fail(&e))?;
+                    return Ok(None);
+                }
+            };
+            let mut message = messages::load(&source.file, self.position, frame.len).map_err(|e| fail(&e))?;
+            self.position += frame.len;
+            // A schema (or dictionary) message decodes to no batch: on to the next message.
+            if let Some(batch) = self.decoder.decode(&mut message).map_err(|e| fail(&e))? {
+                return self.project(batch).map(Some).map_err(|e| fail(&e));
+            }
+        }
+        Ok(None)
+    }
+
+    fn project(&self, batch: RecordBatch) -> Result<RecordBatch, String> {
+        let Some(columns) = &self.columns else { return Ok(batch) };
+        let indices = columns
+            .iter()
+            .map(|name| batch.schema_ref().index_of(name).map_err(|_| format!("no column `{name}`")))
+            .collect::<Result<Vec<usize>, String>>()?;
+        batch.project(&indices).map_err(|e| e.to_string())
+    }
+}
+
 impl Iterator for ArtifactReader {
     type Item = Result<RecordBatch, String>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let path = &self.path;
-        self.reader.as_mut()?.next().map(|r| r.map_err(|e| format!("artifact {}: {e}", path.display())))
+        match self.next_batch() {
+            Ok(batch) => batch.map(Ok),
+            Err(error) => {
+                self.source = None;
+                Some(Err(error))
+            }
+        }
     }
 }
 
@@ -577,7 +586,8 @@ impl PortWriters {
 }
 
 fn open_writer(path: &Path, schema: &SchemaRef) -> Result<StreamWriter<BufWriter<File>>, String> {
-    let file = File::create(path).map_err(|e| format!("artifact {}: {e}", path.display()))?;
+    // A new file, never an old one truncated: a reader may have the old one mapped.
+    let file = File::create_new(path).map_err(|e| format!("artifact {}: {e}", path.display()))?;
     StreamWriter::try_new(BufWriter::with_capacity(1 << 20, file), schema)
         .map_err(|e| format!("artifact {}: {e}", path.display()))
 }
@@ -604,28 +614,33 @@ mod tests {
         let artifacts = Artifacts::new(scratch.path(), "r1");
         artifacts.reset_stage("s").unwrap();
         let mut writers = PortWriters::default();
-        for (from, rows) in [(0, 3), (3, 0), (3, 1000), (1003, 1)] {
+        // The last batch is large enough to be mapped rather than read.
+        for (from, rows) in [(0, 3), (3, 0), (3, 1000), (1003, 1), (1004, 20_000)] {
             writers.write(&artifacts, "s", "out", &batch(from, rows)).unwrap();
         }
         writers.finish(&artifacts, "s").unwrap();
 
-        assert_eq!(artifacts.count_rows("s", "out").unwrap(), 1004);
+        assert_eq!(artifacts.count_rows("s", "out").unwrap(), 21_004);
         assert_eq!(artifacts.count_rows("s", "missing").unwrap(), 0);
         let read: Vec<RecordBatch> = artifacts.read("s", "out").unwrap().collect::<Result<_, _>>().unwrap();
-        assert_eq!(read.iter().map(RecordBatch::num_rows).sum::<usize>(), 1004);
+        assert_eq!(ids(&read), (0..21_004).collect::<Vec<i64>>());
 
         let projected: Vec<RecordBatch> =
             artifacts.read_columns("s", "out", &["n"]).unwrap().collect::<Result<_, _>>().unwrap();
         assert!(projected.iter().all(|b| b.num_columns() == 1 && b.schema().field(0).name() == "n"));
-        assert_eq!(projected.iter().map(RecordBatch::num_rows).sum::<usize>(), 1004);
-        let error = artifacts.read_columns("s", "out", &["nope"]).unwrap_err();
+        assert_eq!(projected.iter().map(RecordBatch::num_rows).sum::<usize>(), 21_004);
+        let mut missing = artifacts.read_columns("s", "out", &["nope"]).unwrap();
+        let error = missing.next().unwrap().unwrap_err();
         assert!(error.ends_with("no column `nope`"), "{error}");
+        assert!(missing.next().is_none(), "a reader ends at its first error");
 
         // A stream cut short is an error, not a smaller count.
         let path = artifacts.path("s", "out");
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 20]).unwrap();
         let error = artifacts.count_rows("s", "out").unwrap_err();
+        assert!(error.contains("truncated stream"), "{error}");
+        let error = artifacts.read("s", "out").unwrap().find_map(Result::err).unwrap();
         assert!(error.contains("truncated stream"), "{error}");
     }
 

@@ -3,6 +3,7 @@
 
 mod artifacts;
 mod checks;
+mod messages;
 mod native;
 mod sinks;
 mod stages;
