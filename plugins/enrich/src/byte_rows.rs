@@ -17,6 +17,9 @@ use etl_sdk::{Error, Result};
 /// The length that marks a null value.
 const NULL: u32 = u32::MAX;
 
+/// Rows gathered at a time, each batch of them first [warmed](ByteRows::warm).
+const WARM_ROWS: usize = 256;
+
 /// Whether a column of `data_type` is kept in [`ByteRows`].
 pub fn is_byte_type(data_type: &DataType) -> bool {
     matches!(data_type, DataType::Utf8 | DataType::LargeUtf8 | DataType::Binary | DataType::LargeBinary)
@@ -84,6 +87,29 @@ impl ByteRows {
             })
             .collect();
         let width = 4 * outputs.len();
+        for chunk in ids.chunks(WARM_ROWS) {
+            self.warm(chunk);
+            self.gather_chunk(chunk, width, &mut outputs)?;
+        }
+        outputs.into_iter().zip(&self.types).map(|(output, data_type)| output.finish(data_type)).collect()
+    }
+
+    /// Reads the start of each row of `ids` (that exists) once, ahead of gathering them. The
+    /// reads are independent of each other, so the processor overlaps their cache misses (two
+    /// per row: its start, then its record), and the gather that follows finds the rows in
+    /// cache. A portable prefetch: it makes no difference to any result.
+    fn warm(&self, ids: &[Option<u32>]) {
+        let mut sink = 0u8;
+        for &id in ids.iter().flatten() {
+            if let Some(&start) = self.starts.get(id as usize) {
+                sink ^= self.data.get(start).copied().unwrap_or(0);
+            }
+        }
+        std::hint::black_box(sink);
+    }
+
+    fn gather_chunk(&self, ids: &[Option<u32>], width: usize, outputs: &mut [Output]) -> Result<()> {
+        let keys = self.starts.len().saturating_sub(1);
         for id in ids {
             let Some(row) = id.map(|id| id as usize).filter(|&row| row < keys) else {
                 if id.is_some() {
@@ -105,7 +131,7 @@ impl ByteRows {
                 }
             }
         }
-        outputs.into_iter().zip(&self.types).map(|(output, data_type)| output.finish(data_type)).collect()
+        Ok(())
     }
 }
 
