@@ -5,8 +5,11 @@
 
 use arrow_array::RecordBatch;
 use arrow_buffer::Buffer;
-use arrow_ipc::reader::StreamDecoder;
+use std::sync::Arc;
+
+use arrow_ipc::reader::{FileDecoder, StreamDecoder};
 use arrow_ipc::writer::StreamWriter;
+use arrow_ipc::{Block, MessageHeader};
 use arrow_schema::{ArrowError, Schema, SchemaRef};
 
 /// Encodes `batches` (all with `schema`) as one IPC stream.
@@ -55,22 +58,7 @@ fn encoded_size_hint(schema: &SchemaRef, batches: &[&RecordBatch]) -> usize {
 /// Decodes one IPC stream into its schema and batches, borrowing `bytes` rather than copying.
 /// Every buffer is validated: use this on bytes from anyone you do not trust.
 pub fn decode(bytes: Vec<u8>) -> Result<(SchemaRef, Vec<RecordBatch>), ArrowError> {
-    decode_with(StreamDecoder::new(), bytes)
-}
-
-/// Like [`decode`], without validating offsets and UTF-8 (the costliest part of decoding).
-///
-/// # Safety
-///
-/// `bytes` must have been encoded from valid Arrow arrays, as the host does for every batch it
-/// pushes into a plugin. Invalid data decoded this way is undefined behaviour.
-pub unsafe fn decode_trusted(bytes: Vec<u8>) -> Result<(SchemaRef, Vec<RecordBatch>), ArrowError> {
-    // SAFETY: the caller vouches that the stream was encoded from valid arrays.
-    let decoder = unsafe { StreamDecoder::new().with_skip_validation(true) };
-    decode_with(decoder, bytes)
-}
-
-fn decode_with(mut decoder: StreamDecoder, bytes: Vec<u8>) -> Result<(SchemaRef, Vec<RecordBatch>), ArrowError> {
+    let mut decoder = StreamDecoder::new();
     let mut buffer = Buffer::from_vec(bytes);
     let mut batches = Vec::new();
     while !buffer.is_empty() {
@@ -81,6 +69,91 @@ fn decode_with(mut decoder: StreamDecoder, bytes: Vec<u8>) -> Result<(SchemaRef,
     decoder.finish()?;
     let schema = decoder.schema().ok_or_else(|| ArrowError::IpcError("IPC stream has no schema message".into()))?;
     Ok((schema, batches))
+}
+
+/// Like [`decode`], without validating offsets and UTF-8 (the costliest part of decoding).
+///
+/// # Safety
+///
+/// `bytes` must have been encoded from valid Arrow arrays, as the host does for every batch it
+/// pushes into a plugin. Invalid data decoded this way is undefined behaviour.
+pub unsafe fn decode_trusted(bytes: Vec<u8>) -> Result<(SchemaRef, Vec<RecordBatch>), ArrowError> {
+    // arrow-ipc's StreamDecoder validates record batches whatever its skip-validation flag says
+    // (it passes the flag to dictionaries only), so the messages are framed here and each one is
+    // decoded by a FileDecoder, which honours it.
+    let buffer = Buffer::from_vec(bytes);
+    let mut decoder: Option<(SchemaRef, FileDecoder)> = None;
+    let mut batches = Vec::new();
+    let mut offset = 0;
+    while let Some(frame) = frame_at(&buffer, offset)? {
+        let message = buffer.slice_with_length(offset, frame.len);
+        let block = Block::new(0, frame.metadata_len, frame.body_len);
+        match (frame.header, decoder.as_mut().map(|(_, decoder)| decoder)) {
+            (MessageHeader::Schema, None) => {
+                let parsed = arrow_ipc::root_as_message(&buffer[frame.metadata_range(offset)])
+                    .map_err(|e| ArrowError::IpcError(format!("bad IPC message: {e}")))?;
+                let fb = parsed.header_as_schema().ok_or_else(|| ArrowError::IpcError("bad schema message".into()))?;
+                let schema = Arc::new(arrow_ipc::convert::try_fb_to_schema(fb)?);
+                // SAFETY: the caller vouches that the stream was encoded from valid arrays.
+                let file_decoder = FileDecoder::new(Arc::clone(&schema), parsed.version());
+                decoder = Some((schema, unsafe { file_decoder.with_skip_validation(true) }));
+            }
+            (MessageHeader::RecordBatch, Some(decoder)) => batches.extend(decoder.read_record_batch(&block, &message)?),
+            (MessageHeader::DictionaryBatch, Some(decoder)) => decoder.read_dictionary(&block, &message)?,
+            (header, _) => return Err(ArrowError::IpcError(format!("unexpected {header:?} message in an IPC stream"))),
+        }
+        offset += frame.len;
+    }
+    let (schema, _) = decoder.ok_or_else(|| ArrowError::IpcError("IPC stream has no schema message".into()))?;
+    Ok((schema, batches))
+}
+
+/// One message of an IPC stream: its prefix and metadata, then its body.
+struct Frame {
+    header: MessageHeader,
+    /// The prefix (continuation marker and length) and the metadata flatbuffer.
+    metadata_len: i32,
+    prefix_len: usize,
+    body_len: i64,
+    /// The whole message.
+    len: usize,
+}
+
+impl Frame {
+    fn metadata_range(&self, offset: usize) -> std::ops::Range<usize> {
+        offset + self.prefix_len..offset + self.metadata_len as usize
+    }
+}
+
+/// The message at `offset` of `stream`, or `None` at the end-of-stream marker or the end.
+fn frame_at(stream: &[u8], offset: usize) -> Result<Option<Frame>, ArrowError> {
+    let truncated = || ArrowError::IpcError("truncated IPC stream".into());
+    let word = |at: usize| -> Result<[u8; 4], ArrowError> {
+        stream.get(at..at + 4).and_then(|w| w.try_into().ok()).ok_or_else(truncated)
+    };
+    if offset == stream.len() {
+        return Ok(None);
+    }
+    let (prefix_len, length) = match word(offset)? {
+        [0xff, 0xff, 0xff, 0xff] => (8, i32::from_le_bytes(word(offset + 4)?)),
+        length => (4, i32::from_le_bytes(length)),
+    };
+    let metadata = usize::try_from(length).map_err(|_| ArrowError::IpcError(format!("message length {length}")))?;
+    if metadata == 0 {
+        return Ok(None);
+    }
+    let start = offset + prefix_len;
+    let bytes = stream.get(start..start + metadata).ok_or_else(truncated)?;
+    let message =
+        arrow_ipc::root_as_message(bytes).map_err(|e| ArrowError::IpcError(format!("bad IPC message: {e}")))?;
+    let body_len = message.bodyLength();
+    let body = usize::try_from(body_len).map_err(|_| ArrowError::IpcError(format!("body length {body_len}")))?;
+    let len = prefix_len + metadata + body;
+    if offset + len > stream.len() {
+        return Err(truncated());
+    }
+    let metadata_len = i32::try_from(prefix_len + metadata).map_err(|_| truncated())?;
+    Ok(Some(Frame { header: message.header_type(), metadata_len, prefix_len, body_len, len }))
 }
 
 /// Whether two schemas describe the same columns: the same names and data types in the same
@@ -145,9 +218,30 @@ mod tests {
         ])
         .unwrap();
         let bytes = encode(&batch.schema(), [&batch, &batch]).unwrap();
-        let (schema, batches) = decode(bytes).unwrap();
+        let (schema, batches) = decode(bytes.clone()).unwrap();
+        assert_eq!(schema, batch.schema());
+        assert_eq!(batches, vec![batch.clone(), batch.clone()]);
+        // SAFETY: encoded just above from valid arrays.
+        let (schema, batches) = unsafe { decode_trusted(bytes) }.unwrap();
         assert_eq!(schema, batch.schema());
         assert_eq!(batches, vec![batch.clone(), batch]);
+    }
+
+    #[test]
+    fn trusted_decoding_reads_dictionaries_and_streams_without_batches() {
+        use arrow_array::DictionaryArray;
+        use arrow_array::types::Int32Type;
+        let categories: DictionaryArray<Int32Type> = vec!["books", "toys", "books"].into_iter().collect();
+        let batch = RecordBatch::try_from_iter([("category", Arc::new(categories) as ArrayRef)]).unwrap();
+        let bytes = encode(&batch.schema(), [&batch, &batch]).unwrap();
+        // SAFETY: encoded just above from valid arrays.
+        let (_, batches) = unsafe { decode_trusted(bytes) }.unwrap();
+        assert_eq!(batches, vec![batch.clone(), batch.clone()]);
+
+        let bytes = encode(&batch.schema(), []).unwrap();
+        // SAFETY: as above.
+        let (schema, batches) = unsafe { decode_trusted(bytes) }.unwrap();
+        assert_eq!((schema, batches.len()), (batch.schema(), 0));
     }
 
     #[test]
@@ -167,5 +261,10 @@ mod tests {
         let bytes = encode(&batch.schema(), [&batch]).unwrap();
         assert!(decode(bytes[..bytes.len() - 12].to_vec()).is_err());
         assert!(decode(Vec::new()).is_err(), "an empty stream has no schema");
+        // Trusted decoding still frames the stream: a cut or empty one is an error, not a fault.
+        for cut in [bytes.len() - 12, 6, 0] {
+            // SAFETY: a prefix of a stream encoded from valid arrays.
+            assert!(unsafe { decode_trusted(bytes[..cut].to_vec()) }.is_err(), "cut at {cut}");
+        }
     }
 }
