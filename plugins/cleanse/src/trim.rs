@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use etl_sdk::arrow::RecordBatch;
-use etl_sdk::arrow::array::builder::GenericStringBuilder;
 use etl_sdk::arrow::array::cast::AsArray;
 use etl_sdk::arrow::array::{Array, ArrayRef, GenericStringArray, OffsetSizeTrait};
+use etl_sdk::arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use etl_sdk::arrow::schema::DataType;
 use etl_sdk::{Error, Result};
 
@@ -62,23 +62,44 @@ fn listed_column(batch: &RecordBatch, column: &str) -> Result<usize> {
 
 /// The trimmed array and how many values changed, or `None` if none would.
 fn trim_strings<O: OffsetSizeTrait>(array: &GenericStringArray<O>) -> Option<(ArrayRef, u64)> {
-    let untrimmed = |value: &str| value.trim().len() != value.len();
-    if !array.iter().any(|value| value.is_some_and(untrimmed)) {
-        return None;
-    }
-    let mut builder = GenericStringBuilder::<O>::with_capacity(array.len(), array.value_data().len());
+    let trimmed = |row: usize| -> Option<&str> {
+        let value = array.value(row);
+        (array.is_valid(row) && may_need_trim(value.as_bytes()))
+            .then(|| value.trim())
+            .filter(|t| t.len() != value.len())
+    };
+    let first = (0..array.len()).find(|&row| trimmed(row).is_some())?;
+    let mut values = Vec::with_capacity(array.value_data().len());
+    let mut offsets: Vec<O> = Vec::with_capacity(array.len() + 1);
+    offsets.push(O::usize_as(0));
     let mut changed = 0u64;
-    for value in array.iter() {
-        match value {
-            None => builder.append_null(),
-            Some(value) => {
-                let trimmed = value.trim();
-                changed += u64::from(trimmed.len() != value.len());
-                builder.append_value(trimmed);
-            }
+    for row in 0..array.len() {
+        if array.is_valid(row) {
+            let value = if row < first { None } else { trimmed(row) };
+            changed += u64::from(value.is_some());
+            etl_sdk::bytes::append(&mut values, value.unwrap_or_else(|| array.value(row)).as_bytes());
         }
+        // No longer than the array's own values, so it fits its offsets.
+        offsets.push(O::usize_as(values.len()));
     }
-    Some((Arc::new(builder.finish()), changed))
+    // SAFETY: the offsets start at 0, never decrease and end at the length of `values`, which
+    // holds, one after the other, whole values of `array` or `str::trim` slices of them: UTF-8.
+    let array = unsafe {
+        GenericStringArray::<O>::new_unchecked(
+            OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)),
+            Buffer::from_vec(values),
+            array.nulls().cloned(),
+        )
+    };
+    Some((Arc::new(array), changed))
+}
+
+/// Whether `value` may start or end with whitespace: an ASCII whitespace byte, or any byte of a
+/// multi-byte character (a few are Unicode whitespace) at either end. Two byte tests instead of
+/// decoding characters from both ends; exact when it says no.
+fn may_need_trim(value: &[u8]) -> bool {
+    let edge = |byte: u8| matches!(byte, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ') || byte >= 0x80;
+    value.first().is_some_and(|&b| edge(b)) || value.last().is_some_and(|&b| edge(b))
 }
 
 #[cfg(test)]
@@ -97,5 +118,31 @@ mod tests {
         assert_eq!(values, [Some("a"), Some("x"), None, Some(""), Some("b c"), Some("y")]);
         assert_eq!(changed, 3);
         assert!(trim_strings(&StringArray::from(vec![Some("a"), None, Some("b c")])).is_none());
+    }
+
+    #[test]
+    fn the_edge_test_misses_no_whitespace_character() {
+        // Every character `str::trim` removes makes a value `may_need_trim`.
+        for c in (0..=char::MAX as u32).filter_map(char::from_u32).filter(|c| c.is_whitespace()) {
+            for value in [format!("{c}x"), format!("x{c}"), c.to_string()] {
+                assert!(may_need_trim(value.as_bytes()), "{c:?} in {value:?}");
+            }
+        }
+        assert!(!may_need_trim(b"plain") && !may_need_trim(b"") && !may_need_trim(b"in side"));
+    }
+
+    #[test]
+    fn keeps_nulls_and_large_offsets_and_copies_only_what_changes() {
+        use etl_sdk::arrow::array::LargeStringArray;
+        let array = LargeStringArray::from(vec![Some("a"), None, Some(" b "), Some("é\u{2003}"), Some("")]);
+        let (trimmed, changed) = trim_strings(&array).unwrap();
+        let trimmed = trimmed.as_string::<i64>();
+        assert_eq!(trimmed.iter().collect::<Vec<_>>(), [Some("a"), None, Some("b"), Some("é"), Some("")]);
+        assert_eq!((changed, trimmed.null_count()), (2, 1));
+        // A sliced array's offsets need not start at 0.
+        let sliced = StringArray::from(vec![Some(" x"), Some("y "), Some("z")]).slice(1, 2);
+        let (trimmed, changed) = trim_strings(&sliced).unwrap();
+        assert_eq!(trimmed.as_string::<i32>().iter().collect::<Vec<_>>(), [Some("y"), Some("z")]);
+        assert_eq!(changed, 1);
     }
 }
