@@ -1,5 +1,6 @@
-//! The native sinks: the warehouse load, the quarantine, the reports and the run's invariants
-//! (stages 5-6 of the e-commerce spec, settled details 14-16 and 18-22).
+//! The native sinks: the warehouse load, the quarantine and the reports (stages 5-6 of the
+//! e-commerce spec, settled details 14-16 and 18-22). The run's invariants are the pipeline's
+//! `checks:`, evaluated from the artifacts (`run/checks.rs`).
 //!
 //! - [`warehouse`]: Parquet tables under a root directory. [`FactTableWriter`] streams a
 //!   partitioned fact table with dynamic partition overwrite, [`upsert_dimension`] merges a
@@ -7,7 +8,6 @@
 //! - [`QuarantineWriter`]: the rows rejected by any stage, with their text as read, as Parquet
 //!   under `quarantine/<source>/run_id=<run_id>/`.
 //! - [`write_report_csv`]: a small table as a sorted CSV report.
-//! - [`check_invariants`]: the conservation and sum checks every run reports.
 //!
 //! Columns whose names start with `_` (`_line`, `_offset`, `_reasons`, `_message`) are row
 //! metadata: the warehouse never stores them.
@@ -42,7 +42,6 @@
 
 mod columns;
 mod files;
-mod invariants;
 mod publish;
 mod quarantine;
 mod report;
@@ -59,7 +58,6 @@ use parquet::errors::ParquetError;
 use crate::ingest::IngestError;
 
 pub(crate) use columns::write_decimal;
-pub use invariants::{AMOUNT_SCALE, InvariantError, Invariants, check_invariants, decimal_sum};
 pub use quarantine::{MESSAGE_COLUMN, QuarantineWriter, REASONS_COLUMN};
 pub use report::write_report_csv;
 pub use warehouse::{FactTableWriter, LoadStats, TableSpec, replace_table, upsert_dimension};
