@@ -3,10 +3,10 @@
 //! Decoding takes ownership of the received bytes and wraps them in an Arrow [`Buffer`] without
 //! copying, so the only copy of an input batch is the host's write into guest memory.
 
-use arrow_array::RecordBatch;
-use arrow_buffer::Buffer;
 use std::sync::Arc;
 
+use arrow_array::RecordBatch;
+use arrow_buffer::Buffer;
 use arrow_ipc::reader::{FileDecoder, StreamDecoder};
 use arrow_ipc::writer::StreamWriter;
 use arrow_ipc::{Block, MessageHeader};
