@@ -14,6 +14,8 @@ use etl_sdk::arrow::buffer::{ArrowNativeType, Buffer, NullBufferBuilder, OffsetB
 use etl_sdk::arrow::schema::DataType;
 use etl_sdk::{Error, Result};
 
+use crate::gather::Pick;
+
 /// The length that marks a null value.
 const NULL: u32 = u32::MAX;
 
@@ -38,20 +40,50 @@ pub struct ByteRows {
 }
 
 impl ByteRows {
-    /// The rows of `columns`, which all have the same length and a byte type.
-    pub fn new(columns: &[&dyn Array]) -> Result<Self> {
-        let rows = columns.first().map_or(0, |c| c.len());
-        let views = columns.iter().map(|c| ByteView::of(*c)).collect::<Result<Vec<_>>>()?;
+    /// One row per pick: row `i` holds the values at `picks[i] = Some((s, r))`, row `r` of
+    /// source `s` of each column (nulls for `None`). `columns[c]` holds column `c`'s arrays, one
+    /// per source, each of type `types[c]`, a byte type. Built straight from the sources, so the
+    /// values are copied once.
+    pub fn new(types: &[DataType], columns: &[Vec<&dyn Array>], picks: &[Pick]) -> Result<Self> {
+        let views = types
+            .iter()
+            .zip(columns)
+            .map(|(data_type, sources)| {
+                sources
+                    .iter()
+                    .map(|source| match source.data_type() == data_type {
+                        true => ByteView::of(*source),
+                        false => Err(Error::failed(format!(
+                            "a {} lookup column has a {} batch; this is a bug",
+                            data_type,
+                            source.data_type()
+                        ))),
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut rows_out = ByteRows {
-            types: columns.iter().map(|c| c.data_type().clone()).collect(),
+            types: types.to_vec(),
             data: Vec::new(),
-            starts: Vec::with_capacity(rows + 1),
-            column_bytes: vec![0; columns.len()],
+            starts: Vec::with_capacity(picks.len() + 1),
+            column_bytes: vec![0; types.len()],
         };
-        for row in 0..rows {
+        let mut values: Vec<Option<&[u8]>> = Vec::with_capacity(views.len());
+        for pick in picks {
+            values.clear();
+            for sources in &views {
+                values.push(match *pick {
+                    None => None,
+                    Some((source, row)) => sources
+                        .get(source as usize)
+                        .filter(|view| (row as usize) < view.len())
+                        .ok_or_else(|| Error::failed(format!("lookup row {pick:?} does not exist; this is a bug")))?
+                        .value(row as usize),
+                });
+            }
             rows_out.starts.push(rows_out.data.len());
-            for view in &views {
-                let len = match view.value(row) {
+            for value in &values {
+                let len = match value {
                     None => NULL,
                     Some(value) => u32::try_from(value.len())
                         .ok()
@@ -60,8 +92,8 @@ impl ByteRows {
                 };
                 rows_out.data.extend_from_slice(&len.to_le_bytes());
             }
-            for (view, bytes) in views.iter().zip(&mut rows_out.column_bytes) {
-                if let Some(value) = view.value(row) {
+            for (value, bytes) in values.iter().zip(&mut rows_out.column_bytes) {
+                if let Some(value) = value {
                     rows_out.data.extend_from_slice(value);
                     *bytes += value.len();
                 }
@@ -156,6 +188,15 @@ impl<'a> ByteView<'a> {
         view.ok_or_else(|| Error::failed(format!("a {} column is not a byte column; this is a bug", array.data_type())))
     }
 
+    fn len(&self) -> usize {
+        match *self {
+            ByteView::Small(a) => a.len(),
+            ByteView::Large(a) => a.len(),
+            ByteView::SmallText(a) => a.len(),
+            ByteView::LargeText(a) => a.len(),
+        }
+    }
+
     fn value(&self, row: usize) -> Option<&'a [u8]> {
         fn get<T: ByteArrayType>(array: &GenericByteArray<T>, row: usize) -> Option<&[u8]> {
             array.is_valid(row).then(|| array.value(row).as_ref())
@@ -242,7 +283,10 @@ mod tests {
         let names = StringArray::from(vec![Some("Ada"), None, Some("a name longer than thirty-two bytes")]);
         let emails = LargeStringArray::from(vec![Some(""), Some("b@x"), Some("c@x")]);
         let blobs = BinaryArray::from(vec![Some(&b"\x00\x01"[..]), Some(b"z"), None]);
-        let rows = ByteRows::new(&[&names, &emails, &blobs]).unwrap();
+        let types = [DataType::Utf8, DataType::LargeUtf8, DataType::Binary];
+        let columns: Vec<Vec<&dyn Array>> = vec![vec![&names], vec![&emails], vec![&blobs]];
+        let picks: Vec<Pick> = (0..3).map(|row| Some((0, row))).collect();
+        let rows = ByteRows::new(&types, &columns, &picks).unwrap();
 
         let out = rows.gather(&[Some(2), None, Some(0), Some(1), Some(2)]).unwrap();
         let expected_names = StringArray::from(vec![

@@ -165,21 +165,22 @@ impl Compacted {
     /// Compacts `sources` (the listed columns of the batches that brought new keys), taking key
     /// `id`'s values from `first_rows[id]`.
     fn new(fields: &[Field], sources: &[Vec<ArrayRef>], first_rows: &[Pick]) -> Result<Self> {
+        let mut byte_types = Vec::new();
         let mut byte_columns = Vec::new();
         let mut byte_positions = Vec::new();
         let mut others = Vec::new();
         for (c, field) in fields.iter().enumerate() {
             let columns: Vec<&dyn Array> =
                 sources.iter().filter_map(|columns| columns.get(c)).map(|a| a.as_ref()).collect();
-            let column = gather::gather(field.data_type(), &columns, first_rows)?;
             if is_byte_type(field.data_type()) {
-                byte_columns.push(column);
+                byte_types.push(field.data_type().clone());
+                byte_columns.push(columns);
                 byte_positions.push(c);
             } else {
-                others.push((c, column));
+                others.push((c, gather::gather(field.data_type(), &columns, first_rows)?));
             }
         }
-        let bytes = ByteRows::new(&byte_columns.iter().map(|c| c.as_ref()).collect::<Vec<_>>())?;
+        let bytes = ByteRows::new(&byte_types, &byte_columns, first_rows)?;
         Ok(Compacted { bytes, others, byte_positions })
     }
 
