@@ -24,7 +24,7 @@ use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, SchemaRef};
 
 use super::columns::{pick_columns, write_value};
-use super::files::ParquetFile;
+use super::files::{ColumnEncodings, ParquetFile};
 use super::publish::{Staging, clean_leftovers, sync_parent};
 use super::{SinkError, check_name};
 use crate::ingest::{CsvSchema, LINE_COLUMN, OFFSET_COLUMN, read_raw_records};
@@ -78,7 +78,10 @@ impl QuarantineWriter {
         })?;
         let staging = Staging::create(&target, quarantine_root, &format!("{prefix}{run_id}"))?;
         let schema = csv_schema.quarantine_schema();
-        let file = ParquetFile::create(&target, staging.path().join("part-00000.parquet"), schema.clone())?;
+        // Rows come in small batches from several stages, and the file is open before the first:
+        // a dictionary for every column.
+        let path = staging.path().join("part-00000.parquet");
+        let file = ParquetFile::create(&target, path, schema.clone(), &ColumnEncodings::default())?;
         Ok(QuarantineWriter {
             file,
             staging,

@@ -32,7 +32,7 @@ use arrow_select::take::take_record_batch;
 use serde::Serialize;
 
 use super::columns::{Projection, SortValue, gather, is_orderable, sort_values, sorted_rows};
-use super::files::{MAX_ROW_GROUP_ROWS, ParquetFile, parquet_files, parquet_rows, read_parquet};
+use super::files::{ColumnEncodings, MAX_ROW_GROUP_ROWS, ParquetFile, parquet_files, parquet_rows, read_parquet};
 use super::publish::{Lock, Staging, clean_leftovers, crash_point, sync_parent};
 use super::{SinkError, check_name};
 use crate::ingest::LINE_COLUMN;
@@ -221,6 +221,8 @@ pub struct FactTableWriter {
     spec: Option<&'static TableSpec>,
     partition_by: Vec<String>,
     projection: Option<Projection>,
+    /// Chosen from the first batch with rows.
+    encodings: Option<ColumnEncodings>,
     memory_budget: usize,
     max_open_files: usize,
     workers: usize,
@@ -254,6 +256,7 @@ impl FactTableWriter {
             spec,
             partition_by: partition_by.iter().map(|name| (*name).to_owned()).collect(),
             projection: None,
+            encodings: None,
             memory_budget: DEFAULT_MEMORY_BUDGET,
             max_open_files: DEFAULT_MAX_OPEN_FILES,
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WORKERS),
@@ -300,6 +303,9 @@ impl FactTableWriter {
         };
         let stored = projection.apply(target, batch, &excluded, "a later batch")?;
         let schema = projection.schema.clone();
+        if self.encodings.is_none() && stored.num_rows() > 0 {
+            self.encodings = Some(ColumnEncodings::choose(&stored));
+        }
         let groups = self.partition_rows(batch)?;
         if groups.len() == 1 {
             if let Some((key, _)) = groups.into_iter().next() {
@@ -452,7 +458,8 @@ impl FactTableWriter {
                 self.load.staging.path().join(&partition.dir).join(format!("part-{:05}.parquet", partition.files));
             partition.files += 1;
             self.open_files += 1;
-            partition.file = Some(ParquetFile::create(&self.load.target, path, schema.clone())?);
+            let encodings = self.encodings.clone().unwrap_or_default();
+            partition.file = Some(ParquetFile::create(&self.load.target, path, schema.clone(), &encodings)?);
         }
         Ok(())
     }
@@ -724,8 +731,14 @@ pub fn replace_table(root: &Path, table: &str, batches: &[RecordBatch]) -> Resul
 /// Writes `rows` of `batches`, in that order, to the load's one file.
 fn write_rows(load: &Load, schema: &SchemaRef, batches: &[RecordBatch], rows: &[(u32, u32)]) -> Result<(), SinkError> {
     let target = load.target.as_str();
-    let mut file = ParquetFile::create(target, load.staging.path().join("part-00000.parquet"), schema.clone())?;
-    for chunk in rows.chunks(WRITE_BATCH_ROWS.min(MAX_ROW_GROUP_ROWS)) {
+    let mut chunks = rows.chunks(WRITE_BATCH_ROWS.min(MAX_ROW_GROUP_ROWS));
+    let first = gather(schema, batches, chunks.next().unwrap_or_default()).map_err(SinkError::arrow(target))?;
+    let path = load.staging.path().join("part-00000.parquet");
+    let mut file = ParquetFile::create(target, path, schema.clone(), &ColumnEncodings::choose(&first))?;
+    if first.num_rows() > 0 {
+        file.write(target, &first)?;
+    }
+    for chunk in chunks {
         file.write(target, &gather(schema, batches, chunk).map_err(SinkError::arrow(target))?)?;
     }
     file.finish(target)?;
