@@ -270,6 +270,16 @@ impl Live {
         self.update(stage, |s| s.phase = Phase::Failed);
     }
 
+    /// Waits until each of `stages` that this run writes has succeeded, or until no stage runs
+    /// any more ([`settle`](Self::settle)): either way their files are then whole, and read as
+    /// they are.
+    pub fn wait_finished(&self, stages: &[&str]) {
+        let mut live = self.lock();
+        while stages.iter().any(|stage| live.get(*stage).is_some_and(|state| state.phase != Phase::Done)) {
+            live = self.changed.wait(live).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
     /// No stage runs any more: from now on every artifact is read as it is on disk (the
     /// quarantine reads what failed stages rejected).
     pub fn settle(&self) {
@@ -779,5 +789,43 @@ mod tests {
         let rows = follower(&artifacts, &again, "out");
         artifacts.live().fail("s");
         assert!(rows.recv_timeout(PATIENCE).unwrap().is_err());
+    }
+
+    #[test]
+    fn waiting_for_stages_ends_when_they_succeed_or_nothing_runs_any_more() {
+        let scratch = Scratch::new("artifacts-wait");
+        let artifacts = Artifacts::new(scratch.path(), "r1");
+        for stage in ["a", "b"] {
+            artifacts.live().expect(stage);
+        }
+        let waiter = |stages: &'static [&'static str]| {
+            let (send, receive) = std::sync::mpsc::channel();
+            let artifacts = artifacts.clone();
+            std::thread::spawn(move || {
+                artifacts.live().wait_finished(stages);
+                send.send(()).unwrap();
+            });
+            receive
+        };
+        // A stage this run does not write is finished already.
+        waiter(&["elsewhere"]).recv_timeout(PATIENCE).unwrap();
+
+        let both = waiter(&["a", "b"]);
+        artifacts.live().begin("a");
+        artifacts.live().done("a");
+        assert!(both.recv_timeout(Duration::from_millis(50)).is_err(), "ended while b had not run");
+        // An attempt that fails and one that will not run again: still waiting.
+        artifacts.live().begin("b");
+        artifacts.live().abort("b");
+        artifacts.live().fail("b");
+        assert!(both.recv_timeout(Duration::from_millis(50)).is_err(), "ended while b's run was not over");
+        artifacts.live().settle();
+        both.recv_timeout(PATIENCE).unwrap();
+
+        artifacts.live().expect("a");
+        let one = waiter(&["a"]);
+        artifacts.live().begin("a");
+        artifacts.live().done("a");
+        one.recv_timeout(PATIENCE).unwrap();
     }
 }

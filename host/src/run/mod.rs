@@ -21,6 +21,7 @@ use crate::dag::{RunStatus, StageStatus};
 use crate::runtime::RunInfo;
 
 pub use artifacts::Artifacts;
+use artifacts::Live;
 pub use checks::CheckOutcome;
 pub use stages::{StageContext, StageReport};
 
@@ -184,50 +185,57 @@ pub fn run(plan: &Plan, options: &RunOptions, observer: &dyn RunObserver) -> Res
         artifacts.live().expect(&names[stage]);
     }
     let bridge = Bridge { plan, observer, artifacts: &artifacts };
-    let (results, status) =
-        scheduler::run(&plan.graph, &tasks, &selected, options.parallelism, &bridge, |stage, attempt| {
-            let planned = &plan.stages[stage];
-            name_this_thread(&planned.name);
-            let ctx = StageContext {
-                stage: planned,
-                names: &names,
-                artifacts: &artifacts,
-                deadline: Instant::now() + planned.timeout,
-                follow: Arc::default(),
-                run: RunInfo { run_id: options.run_id.clone(), logical_date: options.logical_date.clone(), attempt },
-                native_stages: options.native_stages,
-                observer,
-            };
-            let result = match &planned.kind {
-                StageKind::Ingest { .. } | StageKind::Plugin { .. } => stages::run_data_stage(&ctx),
-                StageKind::Warehouse { .. } | StageKind::Reports { .. } => sinks::run_sink_stage(&ctx, plan),
-            };
-            match result {
-                Ok(report) => {
-                    artifacts.live().done(&planned.name);
-                    Ok(StageReport { input_wait_s: ctx.follow.waited().as_secs_f64(), ..report })
-                }
-                Err(error) => {
-                    artifacts.live().abort(&planned.name);
-                    Err(if ctx.follow.interrupted() {
-                        AttemptError::Interrupted(error)
-                    } else {
-                        AttemptError::Failed(error)
-                    })
-                }
+    let run_attempt = |stage: usize, attempt: u32| {
+        let planned = &plan.stages[stage];
+        name_this_thread(&planned.name);
+        let ctx = StageContext {
+            stage: planned,
+            names: &names,
+            artifacts: &artifacts,
+            deadline: Instant::now() + planned.timeout,
+            follow: Arc::default(),
+            run: RunInfo { run_id: options.run_id.clone(), logical_date: options.logical_date.clone(), attempt },
+            native_stages: options.native_stages,
+            observer,
+        };
+        let result = match &planned.kind {
+            StageKind::Ingest { .. } | StageKind::Plugin { .. } => stages::run_data_stage(&ctx),
+            StageKind::Warehouse { .. } | StageKind::Reports { .. } => sinks::run_sink_stage(&ctx, plan),
+        };
+        match result {
+            Ok(report) => {
+                artifacts.live().done(&planned.name);
+                Ok(StageReport { input_wait_s: ctx.follow.waited().as_secs_f64(), ..report })
             }
-        });
-
-    artifacts.live().settle();
-    let stages = results.iter().enumerate().map(|(i, r)| outcome(plan, i, r)).collect();
-    // Every rejected row of the run, whatever else happened, so nothing is lost silently.
-    let writing = Instant::now();
-    let (quarantine, quarantine_error) = match sinks::write_quarantine(plan, &artifacts, &options.run_id) {
-        Ok(totals) => {
-            let rows: u64 = totals.iter().map(|(_, n)| n).sum();
-            tracing::info!(rows, seconds = writing.elapsed().as_secs_f64(), "quarantine written");
-            (totals, None)
+            Err(error) => {
+                artifacts.live().abort(&planned.name);
+                Err(if ctx.follow.interrupted() {
+                    AttemptError::Interrupted(error)
+                } else {
+                    AttemptError::Failed(error)
+                })
+            }
         }
+    };
+    // Every rejected row of the run, whatever else happens, so nothing is lost silently: written
+    // beside the stages, each source's as soon as the stages feeding it are done.
+    let (results, status, quarantine) = std::thread::scope(|scope| {
+        let quarantine = scope.spawn(|| {
+            name_this_thread("quarantine");
+            sinks::write_quarantine(plan, &artifacts, &options.run_id)
+        });
+        // Also when the scheduler panics, so that the quarantine's writer stops waiting.
+        let settle = SettleOnDrop(artifacts.live());
+        let (results, status) =
+            scheduler::run(&plan.graph, &tasks, &selected, options.parallelism, &bridge, run_attempt);
+        drop(settle);
+        let quarantine =
+            quarantine.join().unwrap_or_else(|_| Err("the quarantine's writer panicked; this is a bug".to_owned()));
+        (results, status, quarantine)
+    });
+    let stages = results.iter().enumerate().map(|(i, r)| outcome(plan, i, r)).collect();
+    let (quarantine, quarantine_error) = match quarantine {
+        Ok(totals) => (totals, None),
         Err(error) => {
             tracing::error!(%error, "cannot write the quarantine");
             (Vec::new(), Some(error))
@@ -341,6 +349,15 @@ impl Observer<StageReport> for Bridge<'_> {
 /// Names the calling thread after the stage it runs, for `top -H`, `ps -L` and profilers (Linux
 /// keeps the first 15 bytes). A scheduler worker runs one stage after another, so it is renamed
 /// for each.
+/// Settles the run's artifacts when dropped: no stage runs any more.
+struct SettleOnDrop<'a>(&'a Live);
+
+impl Drop for SettleOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.settle();
+    }
+}
+
 fn name_this_thread(name: &str) {
     #[cfg(target_os = "linux")]
     {

@@ -1,4 +1,6 @@
-//! The sink stages (warehouse, reports) and the quarantine written at the end of every run.
+//! The sink stages (warehouse, reports) and the quarantine every run writes beside them.
+
+use std::time::Instant;
 
 use arrow_array::RecordBatch;
 
@@ -74,11 +76,17 @@ fn collect(source: impl Iterator<Item = Result<RecordBatch, String>>) -> Result<
 /// Writes every rejected row of the run to `quarantine/<source>/run_id=<id>/`: the parse errors
 /// of each ingest stage and the `rejected` output of every plugin stage, traced back through its
 /// `in` input (or its only input) to the ingest stage its rows came from. Returns rows per source.
+///
+/// Runs beside the stages: each source's quarantine is written once the stages feeding it have
+/// succeeded, or once no stage runs any more (then with what failed stages rejected).
 pub fn write_quarantine(plan: &Plan, artifacts: &Artifacts, run_id: &str) -> Result<Vec<(String, u64)>, String> {
     let mut totals = Vec::new();
     for (index, stage) in plan.stages.iter().enumerate() {
         let StageKind::Ingest { path, source, schema, .. } = &stage.kind else { continue };
         let feeders: Vec<usize> = (0..plan.stages.len()).filter(|&s| origin(plan, s) == Some(index)).collect();
+        let names: Vec<&str> = feeders.iter().map(|&s| plan.stages[s].name.as_str()).collect();
+        artifacts.live().wait_finished(&names);
+        let writing = Instant::now();
         let has_rows = |s: usize| artifacts.path(&plan.stages[s].name, "rejected").exists();
         if !feeders.iter().any(|&s| has_rows(s)) {
             continue;
@@ -95,7 +103,9 @@ pub fn write_quarantine(plan: &Plan, artifacts: &Artifacts, run_id: &str) -> Res
                 result.map_err(|e| e.to_string())?;
             }
         }
-        totals.push((source.clone(), writer.finish().map_err(|e| e.to_string())?));
+        let rows = writer.finish().map_err(|e| e.to_string())?;
+        tracing::info!(source, rows, seconds = writing.elapsed().as_secs_f64(), "quarantine written");
+        totals.push((source.clone(), rows));
     }
     Ok(totals)
 }
