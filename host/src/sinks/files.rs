@@ -122,11 +122,12 @@ impl DictionarySizes {
         let Some(buffer) = data.buffers().first() else {
             return false;
         };
-        let bytes = &buffer.as_slice()[data.offset() * arrow_width..];
-        let values = (0..column.len()).filter(|&row| column.is_valid(row)).map(|row| {
-            let start = row * arrow_width;
-            &bytes[start..start + arrow_width]
-        });
+        let Some(bytes) = buffer.as_slice().get(data.offset() * arrow_width..) else {
+            return false;
+        };
+        let values = (0..column.len())
+            .filter(|&row| column.is_valid(row))
+            .filter_map(|row| bytes.get(row * arrow_width..(row + 1) * arrow_width));
         self.count(values, |_| width);
         true
     }
