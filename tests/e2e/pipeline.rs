@@ -358,3 +358,40 @@ fn a_stage_that_fails_once_is_retried_and_the_run_log_has_both_attempts() {
     assert!(retry["error"].as_str().is_some_and(|e| e.contains("attempt 1 fails on purpose")), "{retry}");
     assert!(log.iter().any(|e| e["message"] == "run finished" && e["status"] == "success"), "{log:?}");
 }
+
+/// Wide rows: 400 records of about 2 KiB through `identity`, whose output per call is capped at
+/// 256 KiB. Batches of up to `batch_rows` records alone would be 800 KiB and be refused; with
+/// `batch_bytes` they end at 128 KiB of the file.
+#[test]
+fn batches_of_wide_rows_are_cut_by_bytes_and_stay_within_a_plugin_s_limits() {
+    let wide = "w".repeat(2000);
+    let csv: String =
+        std::iter::once("id,n\n".to_owned()).chain((0..400).map(|i| format!("{wide}{i},{i}\n"))).collect();
+    let stages = r#"  - name: copy
+    plugin: identity.wasm
+    inputs: {in: ingest_items}
+    limits: {output_bytes: 262144}
+"#;
+    let defaults = |batch_bytes: usize| format!("retries: 0, batch_rows: 100000, batch_bytes: {batch_bytes}");
+
+    let dir = scratch("pipeline-wide-rows");
+    let file = items_pipeline(&dir, "wide", &csv, &defaults(128 << 10), stages);
+    let (output, run) = run_pipeline(&file, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+    let copy = &named(&run, "copy")["report"];
+    assert_eq!((copy["rows_in"].as_u64(), copy["rows_out"].as_u64()), (Some(400), Some(400)), "{run}");
+    // 66 records of 2,007 bytes reach 128 KiB: 7 batches.
+    assert!(copy["metrics"].as_array().is_some_and(|m| m.contains(&serde_json::json!(["batches", 7]))), "{copy}");
+
+    let dir = scratch("pipeline-wide-rows-one-batch");
+    let file = items_pipeline(&dir, "wide", &csv, &defaults(64 << 20), stages);
+    let (output, run) = run_pipeline(&file, &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", show(&output));
+    let error = named(&run, "copy")["error"].as_str().unwrap_or_default().to_owned();
+    assert!(error.contains("more than the output limit of 256 KiB"), "{error}");
+}
+
+/// Stage `name` of what `host run --json` printed.
+fn named<'a>(run: &'a Value, name: &str) -> &'a Value {
+    run["stages"].as_array().and_then(|stages| stages.iter().find(|s| s["name"] == name)).unwrap_or(&Value::Null)
+}

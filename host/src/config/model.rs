@@ -76,6 +76,10 @@ pub struct StageDefaults {
     pub timeout_s: u64,
     /// Rows per batch read from CSV and pushed into plugins.
     pub batch_rows: usize,
+    /// The most bytes of CSV records per batch: a batch ends at `batch_rows` records or once its
+    /// records reach this size, whichever comes first, so that wide rows make shorter batches and
+    /// a batch takes about the same memory in the host and in each plugin's sandbox.
+    pub batch_bytes: usize,
     pub limits: Limits,
 }
 
@@ -86,6 +90,7 @@ impl Default for StageDefaults {
             retry_backoff_ms: 1000,
             timeout_s: 3600,
             batch_rows: 131_072,
+            batch_bytes: 32 << 20,
             limits: Limits::default(),
         }
     }

@@ -74,7 +74,7 @@ impl PlannedStage {
 
 #[derive(Debug, Clone)]
 pub enum StageKind {
-    Ingest { path: PathBuf, source: String, schema: CsvSchema, batch_rows: usize },
+    Ingest { path: PathBuf, source: String, schema: CsvSchema, batch_rows: usize, batch_bytes: usize },
     Plugin { plugin: Arc<Plugin>, config: String, limits: Limits, inputs: Vec<(String, Upstream)> },
     Warehouse { tables: Vec<(TableConfig, Upstream)> },
     Reports { reports: Vec<(ReportConfig, Upstream)> },
@@ -185,9 +185,13 @@ pub fn plan(file: &PipelineFile, path: &Path, runtime: &Runtime) -> Result<Plan,
             continue;
         };
         let kind = match partial.kind {
-            PartialKind::Ingest { path, source, schema } => {
-                StageKind::Ingest { path, source, schema, batch_rows: file.defaults.batch_rows.max(1) }
-            }
+            PartialKind::Ingest { path, source, schema } => StageKind::Ingest {
+                path,
+                source,
+                schema,
+                batch_rows: file.defaults.batch_rows.max(1),
+                batch_bytes: file.defaults.batch_bytes.max(1),
+            },
             PartialKind::Plugin { plugin, config: json, limits, input_ports } => {
                 let mut inputs = Vec::new();
                 for port in &input_ports {

@@ -2,7 +2,7 @@
 //! settled details 1-7, 16, 21).
 //!
 //! [`IngestReader`] streams a CSV file into [`IngestBatch`]es of at most
-//! [`IngestOptions::batch_rows`] records: the rows that parse against the declared
+//! [`IngestOptions::batch_rows`] records and about [`IngestOptions::batch_bytes`] of them: the rows that parse against the declared
 //! [`CsvSchema`] go to `valid` (typed, with `_line` and `_offset` to find the record again), the
 //! rows that don't go to `rejected`, already in the quarantine layout with reason `parse_error`
 //! and a message naming every bad column and value. Only a file that can't be read, is empty or
@@ -71,6 +71,9 @@ pub struct IngestOptions {
     pub stage: String,
     /// Records (valid and rejected together) per batch; at least 1. Default 262,144.
     pub batch_rows: usize,
+    /// The most bytes of the file per batch: a batch ends with the record that reaches it (so a
+    /// batch holds at least one record), if `batch_rows` did not end it first. Default 32 MiB.
+    pub batch_bytes: usize,
     /// The longest record accepted, in bytes; a longer one (typically an unterminated quote
     /// swallowing the rest of a big file) fails the file. Default 16 MiB, at most 128 MiB.
     pub max_record_bytes: usize,
@@ -79,7 +82,7 @@ pub struct IngestOptions {
 impl IngestOptions {
     /// The defaults, for stage `stage`.
     pub fn new(stage: impl Into<String>) -> Self {
-        IngestOptions { stage: stage.into(), batch_rows: 262_144, max_record_bytes: 16 << 20 }
+        IngestOptions { stage: stage.into(), batch_rows: 262_144, batch_bytes: 32 << 20, max_record_bytes: 16 << 20 }
     }
 }
 
@@ -160,6 +163,9 @@ pub struct IngestReader {
     records: RecordReader<File>,
     batch: BatchBuilder,
     batch_rows: usize,
+    batch_bytes: u64,
+    /// Where the batch in progress starts in the file.
+    batch_start: u64,
     max_record_bytes: usize,
     stats: IngestStats,
     finished: bool,
@@ -188,8 +194,10 @@ impl IngestReader {
             batch: BatchBuilder::new(schema, &source_file, &options.stage, batch_rows.min(262_144)),
             stats: IngestStats { bytes: records.consumed(), ..IngestStats::default() },
             path: path.to_owned(),
+            batch_start: records.consumed(),
             records,
             batch_rows,
+            batch_bytes: options.batch_bytes.max(1) as u64,
             max_record_bytes,
             finished: false,
         })
@@ -202,6 +210,7 @@ impl IngestReader {
 
     fn flush(&mut self) -> Result<IngestBatch, IngestError> {
         self.stats.bytes = self.records.consumed();
+        self.batch_start = self.stats.bytes;
         self.batch.flush().map_err(|source| IngestError::Arrow { path: self.path.clone(), source })
     }
 }
@@ -223,7 +232,10 @@ impl Iterator for IngestReader {
                     } else {
                         self.stats.rows_rejected += 1;
                     }
-                    if self.batch.rows() >= self.batch_rows || self.batch.text_bytes() >= FLUSH_TEXT_BYTES {
+                    if self.batch.rows() >= self.batch_rows
+                        || self.records.consumed() - self.batch_start >= self.batch_bytes
+                        || self.batch.text_bytes() >= FLUSH_TEXT_BYTES
+                    {
                         return Some(self.flush());
                     }
                 }

@@ -433,6 +433,36 @@ fn batches_split_at_batch_rows_with_continuous_lines_and_offsets() {
 }
 
 #[test]
+fn batches_end_once_their_records_reach_batch_bytes() {
+    // Records of 25 bytes, one of 225 (a wide row), one rejected.
+    let short = |i: usize| format!("O{i},C,P,1,1.00,2024-01-01\n");
+    let wide = format!("O9,C{},P,1,1.00,2024-01-01\n", "x".repeat(199));
+    let mut body = String::new();
+    for i in 0..4 {
+        body.push_str(&short(i));
+    }
+    body.push_str(&wide);
+    body.push_str("O5,C,P,bad,1.00,2024-01-01\n");
+    for i in 6..8 {
+        body.push_str(&short(i));
+    }
+    assert_eq!(short(0).len(), 25);
+    let contents = format!("{ORDERS_HEADER}{body}");
+    let options = IngestOptions { batch_bytes: 50, ..IngestOptions::new("ingest_orders") };
+    let ingested = ingest_bytes_with(contents.as_bytes(), &orders_schema(), &options);
+    let sizes: Vec<(usize, usize)> =
+        ingested.batches.iter().map(|batch| (batch.valid.num_rows(), batch.rejected.num_rows())).collect();
+    // Two short records fill a batch; the wide one fills one alone; the rows limit still holds.
+    assert_eq!(sizes, [(2, 0), (2, 0), (1, 0), (1, 1), (1, 0)]);
+    assert_eq!(ingested.stats.rows_read, 8);
+    assert_offsets_point_at_records(&ingested);
+
+    let options = IngestOptions { batch_bytes: 50, batch_rows: 1, ..IngestOptions::new("ingest_orders") };
+    let ingested = ingest_bytes_with(contents.as_bytes(), &orders_schema(), &options);
+    assert_eq!(ingested.batches.len(), 8);
+}
+
+#[test]
 fn one_batch_when_the_file_is_smaller_than_batch_rows_and_none_when_empty() {
     let ingested = ingest_orders("O1,C,P,1,1,2024-01-01\n");
     assert_eq!(ingested.batches.len(), 1);

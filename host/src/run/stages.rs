@@ -90,9 +90,10 @@ pub fn run_data_stage(ctx: &StageContext<'_>) -> Result<StageReport, String> {
     ctx.artifacts.reset_stage(&stage.name).map_err(|e| format!("cannot prepare artifacts: {e}"))?;
     ctx.artifacts.live().begin(&stage.name);
     match &stage.kind {
-        StageKind::Ingest { path, schema, batch_rows, .. } => {
+        StageKind::Ingest { path, schema, batch_rows, batch_bytes, .. } => {
             let mut options = IngestOptions::new(stage.name.clone());
             options.batch_rows = *batch_rows;
+            options.batch_bytes = *batch_bytes;
             let mut writers = PortWriters::default();
             let mut rows_read = 0;
             let stats = ingest(path, schema, &options, |batch| -> Result<(), anyhow::Error> {
