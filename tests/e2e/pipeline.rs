@@ -380,7 +380,7 @@ fn batches_of_wide_rows_are_cut_by_bytes_and_stay_within_a_plugin_s_limits() {
     assert_eq!(output.status.code(), Some(0), "{}", show(&output));
     let copy = &named(&run, "copy")["report"];
     assert_eq!((copy["rows_in"].as_u64(), copy["rows_out"].as_u64()), (Some(400), Some(400)), "{run}");
-    // 66 records of 2,007 bytes reach 128 KiB: 7 batches.
+    // Records of 2,004-2,008 bytes: 66 of them reach 128 KiB, so 400 make 7 batches.
     assert!(copy["metrics"].as_array().is_some_and(|m| m.contains(&serde_json::json!(["batches", 7]))), "{copy}");
 
     let dir = scratch("pipeline-wide-rows-one-batch");

@@ -2,11 +2,12 @@
 //! settled details 1-7, 16, 21).
 //!
 //! [`IngestReader`] streams a CSV file into [`IngestBatch`]es of at most
-//! [`IngestOptions::batch_rows`] records and about [`IngestOptions::batch_bytes`] of them: the rows that parse against the declared
-//! [`CsvSchema`] go to `valid` (typed, with `_line` and `_offset` to find the record again), the
-//! rows that don't go to `rejected`, already in the quarantine layout with reason `parse_error`
-//! and a message naming every bad column and value. Only a file that can't be read, is empty or
-//! whose header differs from the declared columns fails the stage.
+//! [`IngestOptions::batch_rows`] records and about [`IngestOptions::batch_bytes`] of the file:
+//! the rows that parse against the declared [`CsvSchema`] go to `valid` (typed, with `_line` and
+//! `_offset` to find the record again), the rows that don't go to `rejected`, already in the
+//! quarantine layout with reason `parse_error` and a message naming every bad column and value.
+//! Only a file that can't be read, is empty or whose header differs from the declared columns
+//! fails the stage.
 //!
 //! Memory stays bounded by the batch size and the read buffer (1 MiB, growing only for a record
 //! longer than that, up to [`IngestOptions::max_record_bytes`]); the file is never loaded whole.

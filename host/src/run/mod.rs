@@ -346,9 +346,6 @@ impl Observer<StageReport> for Bridge<'_> {
     }
 }
 
-/// Names the calling thread after the stage it runs, for `top -H`, `ps -L` and profilers (Linux
-/// keeps the first 15 bytes). A scheduler worker runs one stage after another, so it is renamed
-/// for each.
 /// Settles the run's artifacts when dropped: no stage runs any more.
 struct SettleOnDrop<'a>(&'a Live);
 
@@ -358,6 +355,9 @@ impl Drop for SettleOnDrop<'_> {
     }
 }
 
+/// Names the calling thread after the stage it runs, for `top -H`, `ps -L` and profilers (Linux
+/// keeps the first 15 bytes). A scheduler worker runs one stage after another, so it is renamed
+/// for each.
 fn name_this_thread(name: &str) {
     #[cfg(target_os = "linux")]
     {
