@@ -16,6 +16,7 @@ use std::io;
 use std::sync::Arc;
 
 use arrow_buffer::Buffer;
+use etl_sdk::ipc::{Prefix, message_info, message_prefix};
 
 /// Messages smaller than this are read, not mapped: a mapping costs two system calls and a page.
 const MAP_FROM: usize = 64 << 10;
@@ -32,41 +33,31 @@ pub(crate) struct Frame {
 }
 
 /// Reads the framing of the message at `offset` of `file`, of which the first `available`
-/// bytes may be read: the continuation marker, the metadata's length, the metadata (a
-/// flatbuffer `Message`, which gives the body's length). `None` at `available`.
+/// bytes may be read: its prefix, then its metadata (the SDK's [`message_prefix`] and
+/// [`message_info`], as plugins frame what they are pushed). `None` at `available`.
 pub(crate) fn frame_at(file: &File, offset: u64, available: u64) -> io::Result<Option<Frame>> {
     if offset >= available {
         return Ok(None);
     }
     let truncated = || io::Error::new(io::ErrorKind::UnexpectedEof, "truncated stream");
-    let mut word = [0u8; 4];
-    read_at(file, &mut word, offset).map_err(|_| truncated())?;
-    let mut prefix = 4u64;
-    if word == [0xff; 4] {
-        read_at(file, &mut word, offset + 4).map_err(|_| truncated())?;
-        prefix = 8;
-    }
-    let length = i32::from_le_bytes(word);
-    let length = u64::try_from(length).map_err(|_| io::Error::other(format!("negative message length {length}")))?;
-    if length == 0 {
-        return Ok(Some(Frame { len: prefix, rows: None, end: true }));
-    }
-    if offset + prefix + length > available {
+    let mut head = [0u8; 8];
+    let head = &mut head[..(available - offset).min(8) as usize];
+    read_at(file, head, offset)?;
+    let (prefix, metadata) = match message_prefix(head).map_err(io::Error::other)?.ok_or_else(truncated)? {
+        Prefix::End { len } => return Ok(Some(Frame { len: len as u64, rows: None, end: true })),
+        Prefix::Message { len, metadata } => (len as u64, metadata),
+    };
+    if offset + prefix + metadata as u64 > available {
         return Err(truncated());
     }
-    let mut metadata = vec![0u8; length as usize];
-    read_at(file, &mut metadata, offset + prefix)?;
-    let message = arrow_ipc::root_as_message(&metadata).map_err(|e| io::Error::other(format!("bad message: {e}")))?;
-    let body = u64::try_from(message.bodyLength()).map_err(|_| io::Error::other("negative body length"))?;
-    let rows = match message.header_as_record_batch() {
-        Some(batch) => Some(u64::try_from(batch.length()).map_err(|_| io::Error::other("negative batch length"))?),
-        None => None,
-    };
-    let len = prefix + length + body;
+    let mut bytes = vec![0u8; metadata];
+    read_at(file, &mut bytes, offset + prefix)?;
+    let info = message_info(&bytes).map_err(io::Error::other)?;
+    let len = prefix + metadata as u64 + info.body_len as u64;
     if offset + len > available {
         return Err(truncated());
     }
-    Ok(Some(Frame { len, rows, end: false }))
+    Ok(Some(Frame { len, rows: info.rows, end: false }))
 }
 
 /// Bytes `offset..offset + len` of `file` as one buffer: mapped if large, else read.

@@ -128,32 +128,78 @@ impl Frame {
 /// The message at `offset` of `stream`, or `None` at the end-of-stream marker or the end.
 fn frame_at(stream: &[u8], offset: usize) -> Result<Option<Frame>, ArrowError> {
     let truncated = || ArrowError::IpcError("truncated IPC stream".into());
-    let word = |at: usize| -> Result<[u8; 4], ArrowError> {
-        stream.get(at..at + 4).and_then(|w| w.try_into().ok()).ok_or_else(truncated)
-    };
-    if offset == stream.len() {
+    let rest = stream.get(offset..).ok_or_else(truncated)?;
+    if rest.is_empty() {
         return Ok(None);
     }
-    let (prefix_len, length) = match word(offset)? {
-        [0xff, 0xff, 0xff, 0xff] => (8, i32::from_le_bytes(word(offset + 4)?)),
-        length => (4, i32::from_le_bytes(length)),
+    let (prefix_len, metadata) = match message_prefix(&rest[..rest.len().min(8)])?.ok_or_else(truncated)? {
+        Prefix::End { .. } => return Ok(None),
+        Prefix::Message { len, metadata } => (len, metadata),
     };
-    let metadata = usize::try_from(length).map_err(|_| ArrowError::IpcError(format!("message length {length}")))?;
-    if metadata == 0 {
-        return Ok(None);
-    }
-    let start = offset + prefix_len;
-    let bytes = stream.get(start..start + metadata).ok_or_else(truncated)?;
-    let message =
-        arrow_ipc::root_as_message(bytes).map_err(|e| ArrowError::IpcError(format!("bad IPC message: {e}")))?;
-    let body_len = message.bodyLength();
-    let body = usize::try_from(body_len).map_err(|_| ArrowError::IpcError(format!("body length {body_len}")))?;
-    let len = prefix_len + metadata + body;
-    if offset + len > stream.len() {
+    let info = message_info(rest.get(prefix_len..prefix_len + metadata).ok_or_else(truncated)?)?;
+    let len = prefix_len + metadata + info.body_len;
+    if len > rest.len() {
         return Err(truncated());
     }
     let metadata_len = i32::try_from(prefix_len + metadata).map_err(|_| truncated())?;
-    Ok(Some(Frame { header: message.header_type(), metadata_len, prefix_len, body_len, len }))
+    let body_len = i64::try_from(info.body_len).map_err(|_| truncated())?;
+    Ok(Some(Frame { header: info.header, metadata_len, prefix_len, body_len, len }))
+}
+
+/// How an IPC stream message starts: the continuation marker (`0xFFFFFFFF`, absent in the
+/// legacy format), then the metadata's length, zero for the end-of-stream marker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prefix {
+    /// The end-of-stream marker, `len` bytes.
+    End { len: usize },
+    /// A message: `len` bytes of prefix, then `metadata` bytes of metadata (a flatbuffer
+    /// `Message`; see [`message_info`]), then its body.
+    Message { len: usize, metadata: usize },
+}
+
+/// The prefix of the message whose first bytes are `head` (8 bytes, or fewer where the stream
+/// ends sooner); `None` if `head` is too short to hold it, that is the stream is cut.
+pub fn message_prefix(head: &[u8]) -> Result<Option<Prefix>, ArrowError> {
+    let word = |at: usize| head.get(at..at + 4).and_then(|w| <[u8; 4]>::try_from(w).ok());
+    let (len, length) = match word(0) {
+        None => return Ok(None),
+        Some([0xff, 0xff, 0xff, 0xff]) => match word(4) {
+            None => return Ok(None),
+            Some(length) => (8, i32::from_le_bytes(length)),
+        },
+        Some(length) => (4, i32::from_le_bytes(length)),
+    };
+    match usize::try_from(length) {
+        Ok(0) => Ok(Some(Prefix::End { len })),
+        Ok(metadata) => Ok(Some(Prefix::Message { len, metadata })),
+        Err(_) => Err(ArrowError::IpcError(format!("negative IPC message length {length}"))),
+    }
+}
+
+/// What a message's metadata says about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageInfo {
+    pub header: MessageHeader,
+    /// The bytes of the body after the metadata.
+    pub body_len: usize,
+    /// The rows of a record batch message.
+    pub rows: Option<u64>,
+}
+
+/// Reads a message's metadata flatbuffer (the bytes after its [`Prefix`]).
+pub fn message_info(metadata: &[u8]) -> Result<MessageInfo, ArrowError> {
+    let message =
+        arrow_ipc::root_as_message(metadata).map_err(|e| ArrowError::IpcError(format!("bad IPC message: {e}")))?;
+    let body = message.bodyLength();
+    let body_len = usize::try_from(body).map_err(|_| ArrowError::IpcError(format!("IPC body length {body}")))?;
+    let rows = match message.header_as_record_batch() {
+        Some(batch) => Some(
+            u64::try_from(batch.length())
+                .map_err(|_| ArrowError::IpcError(format!("IPC batch length {}", batch.length())))?,
+        ),
+        None => None,
+    };
+    Ok(MessageInfo { header: message.header_type(), body_len, rows })
 }
 
 /// Whether two schemas describe the same columns: the same names and data types in the same
@@ -242,6 +288,31 @@ mod tests {
         // SAFETY: as above.
         let (schema, batches) = unsafe { decode_trusted(bytes) }.unwrap();
         assert_eq!((schema, batches.len()), (batch.schema(), 0));
+    }
+
+    #[test]
+    fn message_prefixes_with_and_without_the_continuation_marker() {
+        let ff = [0xffu8; 4];
+        let with = |length: i32| [ff, length.to_le_bytes()].concat();
+        assert_eq!(message_prefix(&with(120)).unwrap(), Some(Prefix::Message { len: 8, metadata: 120 }));
+        assert_eq!(message_prefix(&120i32.to_le_bytes()).unwrap(), Some(Prefix::Message { len: 4, metadata: 120 }));
+        assert_eq!(message_prefix(&with(0)).unwrap(), Some(Prefix::End { len: 8 }));
+        assert_eq!(message_prefix(&[0; 4]).unwrap(), Some(Prefix::End { len: 4 }));
+        // Cut short: no prefix yet.
+        assert_eq!(message_prefix(&ff).unwrap(), None);
+        assert_eq!(message_prefix(&[0xff; 3]).unwrap(), None);
+        assert!(message_prefix(&with(-5)).is_err());
+
+        let batch = RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef)]).unwrap();
+        let bytes = encode(&batch.schema(), [&batch]).unwrap();
+        let Some(Prefix::Message { len, metadata }) = message_prefix(&bytes[..8]).unwrap() else { panic!() };
+        let schema = message_info(&bytes[len..len + metadata]).unwrap();
+        assert_eq!((schema.header, schema.body_len, schema.rows), (MessageHeader::Schema, 0, None));
+        let frame = frame_at(&bytes, 0).unwrap().unwrap();
+        let second = frame_at(&bytes, frame.len).unwrap().unwrap();
+        assert_eq!(second.header, MessageHeader::RecordBatch);
+        let info = message_info(&bytes[second.metadata_range(frame.len)]).unwrap();
+        assert_eq!((info.rows, info.body_len as i64), (Some(3), second.body_len));
     }
 
     #[test]
