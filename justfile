@@ -3,7 +3,7 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # Every stage plugin and test fixture in the workspace, built as wasm32-wasip2 components.
-plugins := "-p identity -p validate -p cleanse -p enrich -p aggregate -p hostile -p future-contract"
+plugins := "-p identity -p validate -p cleanse -p enrich -p aggregate -p hostile -p future-contract -p bad-describe -p slow-describe"
 
 default:
     @just --list

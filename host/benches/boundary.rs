@@ -32,7 +32,7 @@ fn main() {
     load_times();
     let runtime = Runtime::new(RuntimeOptions { cache_dir: Some(common::cache_dir()), ..Default::default() })
         .expect("runtime starts");
-    let plugin = runtime.load(&common::plugin_path("identity")).expect("identity loads");
+    let plugin = runtime.load(&common::plugin_path("identity"), &Default::default()).expect("identity loads");
 
     let native = median(repeats, || {
         let started = Instant::now();
@@ -90,9 +90,9 @@ fn load_times() {
     let runtime =
         || Runtime::new(RuntimeOptions { cache_dir: Some(dir.clone()), ..Default::default() }).expect("runtime");
     let cold = {
-        let plugin = runtime().load(&path).expect("identity compiles");
+        let plugin = runtime().load(&path, &Default::default()).expect("identity compiles");
         plugin.load_time()
     };
-    let warm = median(9, || runtime().load(&path).expect("identity loads from cache").load_time());
+    let warm = median(9, || runtime().load(&path, &Default::default()).expect("identity loads from cache").load_time());
     println!("plugin load: first compile {:.0} ms, warm compile cache {:.2} ms", ms(cold), ms(warm));
 }

@@ -120,7 +120,8 @@ fn main() {
     }
 
     // The boundary alone: the same batches through identity.wasm.
-    let identity = common::runtime().load(&common::plugin_path("identity")).expect("identity.wasm loads");
+    let identity =
+        common::runtime().load(&common::plugin_path("identity"), &Default::default()).expect("identity.wasm loads");
     let mut results: Vec<(usize, StageResult)> = Vec::new();
     for &s in &plan.order {
         let stage = &plan.stages[s];

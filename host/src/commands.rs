@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use anyhow::Result;
-use host::runtime::{CONTRACT_PACKAGE, Plugin, Runtime, RuntimeOptions};
+use host::runtime::{CONTRACT_PACKAGE, Limits, Plugin, Runtime, RuntimeOptions};
 use serde::Serialize;
 
 use crate::cli::{Cli, Command, GlobalArgs, PluginCommand};
@@ -17,7 +17,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Runs(command) => crate::pipeline_cmd::runs(&command),
         Command::Plugin(PluginCommand::Inspect { path, json }) => {
             let runtime = runtime(&cli.global)?;
-            let plugin = runtime.load(&path)?;
+            let plugin = runtime.load(&path, &Limits::default())?;
             let mut out = std::io::stdout().lock();
             if json {
                 serde_json::to_writer_pretty(&mut out, &Inspection::of(&plugin))?;

@@ -9,4 +9,5 @@ pub mod runtime;
 pub mod sample;
 pub mod sinks;
 pub mod state;
+pub mod untrusted;
 mod writeback;

@@ -86,6 +86,9 @@ pub fn graph(args: &PipelineArgs, format: GraphFormat, runtime: &Runtime) -> Res
 
 pub fn run(args: &RunArgs, runtime: &Runtime) -> Result<u8> {
     let (plan, env, digest) = load_plan(&args.pipeline, runtime)?;
+    if let Some(budget) = plan.memory_budget {
+        runtime.memory_budget().set_limit(budget);
+    }
     let logical_date = match &args.date {
         Some(date) => {
             if host::ingest::parse_date(date.as_bytes()).is_none() {

@@ -59,7 +59,9 @@ pub fn plugin(name: &str) -> Arc<Plugin> {
     let plugins = PLUGINS.get_or_init(Default::default);
     let mut plugins = plugins.lock().expect("no test panicked while loading");
     let plugin = plugins.entry(name.to_owned()).or_insert_with(|| {
-        Arc::new(runtime().load(&plugin_path(name)).unwrap_or_else(|e| panic!("loading {name}: {e}")))
+        Arc::new(
+            runtime().load(&plugin_path(name), &Default::default()).unwrap_or_else(|e| panic!("loading {name}: {e}")),
+        )
     });
     Arc::clone(plugin)
 }

@@ -7,7 +7,11 @@ fn inspects_every_built_plugin_in_text_and_json() {
     let mut seen = 0;
     for entry in std::fs::read_dir(plugin_dir()).expect("plugins are built") {
         let path = entry.expect("readable dir").path();
-        if path.extension().is_none_or(|e| e != "wasm") || path.file_stem().is_some_and(|s| s == "future_contract") {
+        // Fixtures the host refuses to load (tested where their refusal is).
+        let refused = ["future_contract", "bad_describe", "slow_describe"];
+        if path.extension().is_none_or(|e| e != "wasm")
+            || path.file_stem().is_some_and(|s| refused.iter().any(|r| s == *r))
+        {
             continue;
         }
         seen += 1;
@@ -30,6 +34,17 @@ fn inspects_every_built_plugin_in_text_and_json() {
         assert!(imports.iter().any(|n| n.as_str().is_some_and(|n| n.starts_with("etl:stage/log@"))), "{value}");
     }
     assert!(seen >= 2, "expected the identity and hostile plugins at least, found {seen}");
+
+    // A plugin whose `describe` names ports like paths is refused, its names shown escaped.
+    let bad = plugin_path("bad-describe");
+    let output = host(&["plugin", "inspect", bad.to_str().expect("utf-8 path")], "warn");
+    assert_eq!(output.status.code(), Some(2), "{}", show(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("`describe` returned what the host refuses: plugin name `bad\\n\\u{1b}[2Jdescribe`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
 }
 
 #[test]

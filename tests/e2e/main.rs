@@ -5,6 +5,7 @@ mod common;
 mod crash;
 mod generate;
 mod golden;
+mod hostile;
 mod inspect;
 mod interop;
 mod pipeline;

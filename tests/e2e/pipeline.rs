@@ -155,7 +155,12 @@ fn a_failing_critical_stage_fails_the_run_and_spares_unrelated_branches() {
             .as_str()
             .expect("error text")
             .to_owned();
-    assert!(error.starts_with("plugin panicked in `push`: hostile fixture panics on purpose (at "), "{error}");
+    assert!(
+        error.starts_with(
+            "stage \"first\" (plugin hostile.wasm): plugin panicked in `push`: hostile fixture panics on purpose (at "
+        ),
+        "{error}"
+    );
 }
 
 #[test]

@@ -8,6 +8,6 @@ mod plan;
 pub use load::{LoadError, Loaded, Source, load};
 pub use model::{
     Checks, ColumnConfig, ConservationCheck, IngestConfig, LimitsOverride, Paths, PipelineFile, ReportConfig,
-    StageConfig, StageDefaults, TableConfig, TableMode,
+    SandboxConfig, StageConfig, StageDefaults, TableConfig, TableMode,
 };
 pub use plan::{INGEST_OUTPUTS, Plan, PlanError, PlannedCheck, PlannedStage, StageKind, Upstream, plan};

@@ -23,6 +23,9 @@ pub struct PipelineFile {
     pub plugin_dir: PathBuf,
     #[serde(default)]
     pub defaults: StageDefaults,
+    /// Limits of the run as a whole, over all its sandboxes.
+    #[serde(default)]
+    pub sandbox: SandboxConfig,
     pub stages: Vec<StageConfig>,
     /// Invariants checked after every run; a violated one fails the run with its figures.
     #[serde(default)]
@@ -52,6 +55,15 @@ pub struct ConservationCheck {
 
 fn default_plugin_dir() -> PathBuf {
     PathBuf::from("target/wasm32-wasip2/plugin")
+}
+
+/// Limits shared by all the sandboxes of a run (each stage's own are its `limits`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxConfig {
+    /// The linear memory all plugin instances running at once may hold together (default: half
+    /// the machine's memory). A growth past it fails that stage with the budget named.
+    pub memory_budget_bytes: Option<u64>,
 }
 
 /// Where data comes from and goes to.
@@ -142,6 +154,7 @@ pub struct LimitsOverride {
     pub memory_bytes: Option<u64>,
     pub call_timeout_ms: Option<u64>,
     pub output_bytes: Option<u64>,
+    pub total_output_bytes: Option<u64>,
     pub output_rows: Option<u64>,
     pub log_records: Option<u64>,
 }
@@ -152,6 +165,7 @@ impl LimitsOverride {
             memory_bytes: self.memory_bytes.unwrap_or(base.memory_bytes),
             call_timeout: self.call_timeout_ms.map_or(base.call_timeout, std::time::Duration::from_millis),
             output_bytes: self.output_bytes.unwrap_or(base.output_bytes),
+            total_output_bytes: self.total_output_bytes.unwrap_or(base.total_output_bytes),
             output_rows: self.output_rows.unwrap_or(base.output_rows),
             log_records: self.log_records.unwrap_or(base.log_records),
         }

@@ -2,13 +2,15 @@
 //! opened once on their config, inputs wired to real output ports, the graph acyclic), with
 //! every problem reported at once, each naming where it is.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::dag::Graph;
 use crate::ingest::{Column, ColumnType, CsvSchema};
-use crate::runtime::{Limits, Plugin, Runtime};
+use crate::runtime::{Limits, Plugin, Runtime, StageErrorKind};
+use crate::untrusted::{self, NameKind};
 
 use super::model::{Paths, PipelineFile, ReportConfig, StageConfig, TableConfig, TableMode};
 
@@ -29,6 +31,9 @@ pub struct Plan {
     /// Stages in a valid run order.
     pub order: Vec<usize>,
     pub checks: Vec<PlannedCheck>,
+    /// The linear memory all the run's sandboxes may hold at once (`sandbox.memory_budget_bytes`);
+    /// `None`: the runtime's default.
+    pub memory_budget: Option<u64>,
 }
 
 /// An invariant checked after the run.
@@ -116,17 +121,22 @@ pub fn plan(file: &PipelineFile, path: &Path, runtime: &Runtime) -> Result<Plan,
     let mut problems = Vec::new();
     let names: Vec<&str> = file.stages.iter().map(|s| s.name.as_str()).collect();
     for (i, name) in names.iter().enumerate() {
-        if name.is_empty() {
-            problems.push(format!("stages[{i}]: empty name"));
+        if let Err(e) = untrusted::check_name(NameKind::Stage, name) {
+            problems.push(format!("stages[{i}]: {e}"));
         } else if names[..i].contains(name) {
             problems.push(format!("stage \"{name}\": declared twice"));
         }
     }
+    problems.extend(file.defaults.limits.problems().into_iter().map(|p| format!("defaults: {p}")));
+    if let Some(0) = file.sandbox.memory_budget_bytes {
+        problems.push("sandbox.memory_budget_bytes: must be more than 0".into());
+    }
 
     // First pass: what each stage is and which outputs it offers.
+    let mut plugins = Plugins::new(file);
     let mut partial: Vec<Option<Partial>> = Vec::with_capacity(file.stages.len());
     for stage in &file.stages {
-        partial.push(first_pass(file, stage, runtime, &mut problems));
+        partial.push(first_pass(file, stage, runtime, &mut plugins, &mut problems));
     }
 
     // Second pass: wire inputs to upstream outputs.
@@ -300,7 +310,54 @@ pub fn plan(file: &PipelineFile, path: &Path, runtime: &Runtime) -> Result<Plan,
     if !problems.is_empty() || stages.len() != file.stages.len() {
         return Err(PlanError { path: path.to_owned(), problems });
     }
-    Ok(Plan { pipeline: file.pipeline.clone(), paths: file.paths.clone(), stages, graph, order, checks })
+    Ok(Plan {
+        pipeline: file.pipeline.clone(),
+        paths: file.paths.clone(),
+        stages,
+        graph,
+        order,
+        checks,
+        memory_budget: file.sandbox.memory_budget_bytes,
+    })
+}
+
+/// The plugins of a pipeline, each loaded once however many stages use it; its `describe` runs
+/// under the tightest limits of those stages.
+struct Plugins {
+    /// Per plugin file, the limits its `describe` runs under.
+    limits: HashMap<PathBuf, Limits>,
+    loaded: HashMap<PathBuf, Result<Arc<Plugin>, String>>,
+}
+
+impl Plugins {
+    fn new(file: &PipelineFile) -> Self {
+        let mut limits: HashMap<PathBuf, Limits> = HashMap::new();
+        for stage in &file.stages {
+            if let Some(path) = plugin_path(file, stage) {
+                let stage_limits = stage_limits(file, stage);
+                limits.entry(path).and_modify(|l| *l = l.tightest(&stage_limits)).or_insert(stage_limits);
+            }
+        }
+        Plugins { limits, loaded: HashMap::new() }
+    }
+
+    fn load(&mut self, runtime: &Runtime, path: &Path) -> Result<Arc<Plugin>, String> {
+        let limits = self.limits.get(path).cloned().unwrap_or_default();
+        self.loaded
+            .entry(path.to_owned())
+            .or_insert_with(|| runtime.load(path, &limits).map(Arc::new).map_err(|e| e.to_string()))
+            .clone()
+    }
+}
+
+/// The file of a plugin stage: `plugin:` as written if absolute, else under `plugin_dir`.
+fn plugin_path(file: &PipelineFile, stage: &StageConfig) -> Option<PathBuf> {
+    let plugin = stage.plugin.as_ref()?;
+    Some(if plugin.is_absolute() { plugin.clone() } else { file.plugin_dir.join(plugin) })
+}
+
+fn stage_limits(file: &PipelineFile, stage: &StageConfig) -> Limits {
+    stage.limits.clone().unwrap_or_default().apply(&file.defaults.limits)
 }
 
 struct Partial {
@@ -319,6 +376,7 @@ fn first_pass(
     file: &PipelineFile,
     stage: &StageConfig,
     runtime: &Runtime,
+    plugins: &mut Plugins,
     problems: &mut Vec<String>,
 ) -> Option<Partial> {
     let name = &stage.name;
@@ -360,8 +418,16 @@ fn first_pass(
             outputs: INGEST_OUTPUTS.iter().map(|p| (*p).to_owned()).collect(),
         });
     }
-    if let Some(plugin_path) = &stage.plugin {
-        let path = if plugin_path.is_absolute() { plugin_path.clone() } else { file.plugin_dir.join(plugin_path) };
+    if let Some(path) = plugin_path(file, stage) {
+        let limits = stage_limits(file, stage);
+        let limit_problems = limits.problems();
+        if !limit_problems.is_empty() {
+            // Those of `defaults.limits` are reported once, as theirs.
+            let inherited = file.defaults.limits.problems();
+            let own = limit_problems.into_iter().filter(|p| !inherited.contains(p));
+            problems.extend(own.map(|p| format!("stage \"{name}\": {p}")));
+            return None;
+        }
         if !path.exists() {
             problems.push(format!(
                 "stage \"{name}\": plugin file {} not found (build plugins with `just build-plugins`)",
@@ -369,8 +435,8 @@ fn first_pass(
             ));
             return None;
         }
-        let plugin = match runtime.load(&path) {
-            Ok(plugin) => Arc::new(plugin),
+        let plugin = match plugins.load(runtime, &path) {
+            Ok(plugin) => plugin,
             Err(e) => {
                 problems.push(format!("stage \"{name}\": {e}"));
                 return None;
@@ -386,13 +452,16 @@ fn first_pass(
             ));
             return None;
         }
-        let limits = stage.limits.clone().unwrap_or_default().apply(&file.defaults.limits);
         let config = stage.config.as_ref().map_or_else(|| "{}".to_owned(), |c| c.to_string());
         // Opening the plugin on its config checks the config and tells the ports it makes.
         let instance = match plugin.open(name, &config, &limits) {
             Ok(instance) => instance,
-            Err(e) => {
+            Err(e) if matches!(e.kind, StageErrorKind::InvalidConfig(_)) => {
                 problems.push(format!("stage \"{name}\": plugin {} refused its config: {}", plugin.label(), e.kind));
+                return None;
+            }
+            Err(e) => {
+                problems.push(format!("stage \"{name}\": plugin {} failed to open: {}", plugin.label(), e.kind));
                 return None;
             }
         };

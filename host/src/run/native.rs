@@ -29,6 +29,7 @@ mod imp {
 
     use super::OpenedStage;
     use crate::runtime::{InstanceStats, Output, Plugin, RunInfo, StageErrorKind};
+    use crate::untrusted::PluginText;
 
     /// Opens the crate of `plugin` (found by its file name: `validate.wasm` is the `validate`
     /// crate) for stage `stage`.
@@ -59,7 +60,7 @@ mod imp {
             }
         };
         let mut opened = Native {
-            stage: open(config, context).map_err(|e| e.to_string())?,
+            stage: open(config, context).map_err(|e| PluginText::message(&e.to_string()).into_string())?,
             stats: InstanceStats::default(),
             name: stage.to_owned(),
             plugin: plugin.label().to_owned(),
@@ -82,7 +83,7 @@ mod imp {
             self.stats.guest_time += started.elapsed();
             self.forward_logs();
             let outputs: Vec<Output> = result
-                .map_err(|e| StageErrorKind::Failed(e.to_string()))?
+                .map_err(|e| StageErrorKind::Failed(PluginText::message(&e.to_string())))?
                 .into_iter()
                 .map(|(port, batches)| Output { port, batches })
                 .collect();
@@ -116,7 +117,7 @@ mod imp {
         }
 
         fn metrics(&mut self) -> Result<Vec<(String, i64)>, StageErrorKind> {
-            Ok(self.stage.metrics())
+            Ok(crate::runtime::keep_metrics(&self.name, &self.plugin, self.stage.metrics().into_iter()))
         }
 
         fn stats(&self) -> InstanceStats {

@@ -11,7 +11,7 @@ use super::RunObserver;
 use super::artifacts::{ArtifactReader, Artifacts, Follow, PortWriters};
 use crate::config::{PlannedStage, StageKind, Upstream};
 use crate::ingest::{IngestOptions, ingest};
-use crate::runtime::{InstanceStats, Output, RunInfo, StageErrorKind, StageInstance};
+use crate::runtime::{InstanceStats, Output, RunInfo, StageError, StageErrorKind, StageInstance};
 
 /// What one successful stage attempt reports.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -206,10 +206,15 @@ impl OpenedStage for StageInstance {
     }
 }
 
-/// A plugin failure, with the stage's own time limit named when that is what ran out.
+/// A plugin failure, naming the stage, the plugin and what happened (the limit, if one was
+/// hit), or the stage's own time limit when that is what ran out.
 fn plugin_error(ctx: &StageContext<'_>, kind: StageErrorKind) -> String {
     if matches!(kind, StageErrorKind::Timeout { .. }) && Instant::now() >= ctx.deadline() {
         return ctx.timeout_message();
     }
-    kind.to_string()
+    let plugin = match &ctx.stage.kind {
+        StageKind::Plugin { plugin, .. } => plugin.label().to_owned(),
+        other => other.label().to_owned(),
+    };
+    StageError { stage: ctx.stage.name.clone(), plugin, kind }.to_string()
 }

@@ -14,6 +14,7 @@ use super::bindings;
 use super::cache::CompileCache;
 use super::error::LoadError;
 use super::instance::HostState;
+use super::limits::MemoryBudget;
 
 /// How often the epoch ticks; call deadlines are honoured to within about one tick.
 pub(crate) const DEFAULT_TICK: Duration = Duration::from_millis(5);
@@ -25,11 +26,17 @@ pub struct RuntimeOptions {
     pub cache_dir: Option<PathBuf>,
     /// Epoch tick period (the precision of call time limits).
     pub tick: Duration,
+    /// The linear memory all sandboxes may hold at once (default: half the machine's memory).
+    pub memory_budget: u64,
 }
 
 impl Default for RuntimeOptions {
     fn default() -> Self {
-        RuntimeOptions { cache_dir: default_cache_dir(), tick: DEFAULT_TICK }
+        RuntimeOptions {
+            cache_dir: default_cache_dir(),
+            tick: DEFAULT_TICK,
+            memory_budget: MemoryBudget::default_limit(),
+        }
     }
 }
 
@@ -49,6 +56,7 @@ pub struct Runtime {
     pub(crate) linker: Arc<Linker<HostState>>,
     pub(crate) cache: Option<CompileCache>,
     pub(crate) tick: Duration,
+    pub(crate) memory_budget: Arc<MemoryBudget>,
     _ticker: Arc<Ticker>,
 }
 
@@ -79,7 +87,19 @@ impl Runtime {
             None => None,
         };
         let ticker = Ticker::start(&engine, options.tick);
-        Ok(Runtime { engine, linker: Arc::new(linker), cache, tick: options.tick, _ticker: Arc::new(ticker) })
+        Ok(Runtime {
+            engine,
+            linker: Arc::new(linker),
+            cache,
+            tick: options.tick,
+            memory_budget: Arc::new(MemoryBudget::new(options.memory_budget)),
+            _ticker: Arc::new(ticker),
+        })
+    }
+
+    /// The memory budget every sandbox of this runtime draws from.
+    pub fn memory_budget(&self) -> &MemoryBudget {
+        &self.memory_budget
     }
 }
 

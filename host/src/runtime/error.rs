@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::ContractVersion;
+use crate::untrusted::PluginText;
 
 /// A plugin could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -26,8 +27,10 @@ pub enum LoadError {
     BadContract { path: PathBuf, message: String },
     #[error("plugin {path} needs imports the sandbox does not provide: {message}")]
     Imports { path: PathBuf, message: String },
-    #[error("plugin {path}: `describe` failed: {source}")]
+    #[error("plugin {path}: {}", source.kind)]
     Describe { path: PathBuf, source: Box<StageError> },
+    #[error("plugin {path}: `describe` returned what the host refuses: {}", problems.join("; "))]
+    BadInfo { path: PathBuf, problems: Vec<String> },
     #[error("compile cache {path}: {source}")]
     Cache { path: PathBuf, source: std::io::Error },
     #[error("cannot start the WebAssembly engine: {0}")]
@@ -44,33 +47,50 @@ pub struct StageError {
 }
 
 /// What went wrong in a stage. The first group are the sandbox's limits; then the plugin's own
-/// errors; then output the host refused.
+/// errors; then output the host refused. Every text that comes from the plugin is a
+/// [`PluginText`]: cut and escaped where the plugin handed it over.
 #[derive(Debug, thiserror::Error)]
 pub enum StageErrorKind {
     #[error("`{call}` exceeded the call time limit of {}", humanize_duration(*limit))]
     Timeout { call: &'static str, limit: Duration },
-    #[error("`{call}` exceeded the memory limit of {} (it asked for {})", humanize_bytes(*limit), humanize_bytes(*requested))]
-    Memory { call: &'static str, limit: u64, requested: u64 },
+    #[error("`{call}` exceeded the memory limit of {} (it asked for {})", humanize_bytes(*limit), requested_bytes(*requested))]
+    Memory {
+        call: &'static str,
+        limit: u64,
+        /// The size a refused growth asked for; `None` when it asked for more than the 4 GiB a
+        /// wasm32 plugin can address.
+        requested: Option<u64>,
+    },
+    #[error(
+        "`{call}` could not grow its memory to {}: the run's memory budget for all sandboxes is {} \
+         and {} of it is in use",
+        humanize_bytes(*requested), humanize_bytes(*budget), humanize_bytes(*in_use)
+    )]
+    MemoryBudget { call: &'static str, budget: u64, requested: u64, in_use: u64 },
     #[error("`{call}` returned more than the output limit of {}", humanize_bytes(*limit))]
     OutputBytes { call: &'static str, limit: u64 },
     #[error("`{call}` returned {rows} rows, more than the output limit of {limit} rows per call")]
     OutputRows { call: &'static str, rows: u64, limit: u64 },
+    #[error("`{call}` took the stage's output past its total output limit of {}", humanize_bytes(*limit))]
+    TotalOutputBytes { call: &'static str, limit: u64 },
     #[error("plugin panicked in `{call}`: {message}")]
-    Panic { call: &'static str, message: String },
+    Panic { call: &'static str, message: PluginText },
     #[error("plugin trapped in `{call}`: {message}")]
-    Trap { call: &'static str, message: String },
+    Trap { call: &'static str, message: PluginText },
     #[error("invalid config: {0}")]
-    InvalidConfig(String),
+    InvalidConfig(PluginText),
     #[error("invalid input: {0}")]
-    InvalidInput(String),
+    InvalidInput(PluginText),
     #[error("{0}")]
-    Failed(String),
+    Failed(PluginText),
     #[error("`{call}` returned a batch on port `{port}`, which the plugin does not declare (outputs: {declared})")]
-    UndeclaredPort { call: &'static str, port: String, declared: String },
+    UndeclaredPort { call: &'static str, port: PluginText, declared: String },
+    #[error("`{call}` returned ports the host refuses: {problems}")]
+    BadPorts { call: &'static str, problems: String },
     #[error("`{call}` returned malformed Arrow IPC on port `{port}`: {message}")]
-    BadIpc { call: &'static str, port: String, message: String },
+    BadIpc { call: &'static str, port: String, message: PluginText },
     #[error("`{call}` changed the schema of port `{port}` from {before} to {after}")]
-    SchemaChanged { call: &'static str, port: String, before: String, after: String },
+    SchemaChanged { call: &'static str, port: String, before: PluginText, after: PluginText },
     #[error("the host could not encode the input for port `{port}`: {message}")]
     Encode { port: String, message: String },
     #[error("no input port `{port}` (inputs: {declared})")]
@@ -85,16 +105,29 @@ impl StageErrorKind {
         use StageErrorKind::*;
         match self {
             Timeout { .. } => "timeout",
-            Memory { .. } => "memory",
-            OutputBytes { .. } | OutputRows { .. } => "output_limit",
+            Memory { .. } | MemoryBudget { .. } => "memory",
+            OutputBytes { .. } | OutputRows { .. } | TotalOutputBytes { .. } => "output_limit",
             Panic { .. } => "panic",
             Trap { .. } => "trap",
             InvalidConfig(_) => "invalid_config",
             InvalidInput(_) | UnknownInput { .. } | Encode { .. } => "invalid_input",
             Failed(_) => "failed",
-            UndeclaredPort { .. } | BadIpc { .. } | SchemaChanged { .. } => "bad_output",
+            UndeclaredPort { .. } | BadPorts { .. } | BadIpc { .. } | SchemaChanged { .. } => "bad_output",
             Poisoned => "poisoned",
         }
+    }
+
+    /// Whether a sandbox limit ended the call (time, memory or output), rather than the plugin's
+    /// own error or a broken contract.
+    pub fn is_limit(&self) -> bool {
+        matches!(self.label(), "timeout" | "memory" | "output_limit")
+    }
+}
+
+fn requested_bytes(requested: Option<u64>) -> String {
+    match requested {
+        Some(bytes) => humanize_bytes(bytes),
+        None => "more than the 4 GiB a wasm32 plugin can address".into(),
     }
 }
 

@@ -14,11 +14,12 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::{self, Level, WitError, WitOutput};
 use super::error::{StageError, StageErrorKind};
-use super::limits::{Limits, MemoryCap};
+use super::limits::{Limits, MemoryBudget, MemoryCap, Refusal};
 use super::plugin::{Plugin, PluginInfo, PortSet, root_message};
+use crate::untrusted::{self, NameKind, PluginText};
 
-/// The longest log message kept from a plugin; the rest is cut.
-const MAX_LOG_MESSAGE: usize = 4096;
+/// The most metrics kept from one instance; later ones are dropped, with one warning.
+pub const MAX_METRICS: usize = 1000;
 
 /// The run a stage instance works for, as the plugin sees it through `etl:stage/context`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -39,18 +40,18 @@ pub(crate) struct HostState {
     plugin: String,
     run: RunInfo,
     logs_left: u64,
-    last_panic: Option<String>,
+    last_panic: Option<PluginText>,
 }
 
 impl HostState {
-    fn new(stage: &str, plugin: &str, run: &RunInfo, limits: &Limits) -> Self {
+    fn new(stage: &str, plugin: &str, run: &RunInfo, limits: &Limits, budget: Arc<MemoryBudget>) -> Self {
         // Nothing inherited or granted: no preopened directories, no environment, no arguments,
         // no stdio (reads see end of file, writes go nowhere), no network.
         let wasi = WasiCtx::builder().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
         HostState {
             wasi,
             table: ResourceTable::new(),
-            memory: MemoryCap::new(limits.memory_bytes),
+            memory: MemoryCap::new(limits.memory_bytes, budget),
             stage: stage.to_owned(),
             plugin: plugin.to_owned(),
             run: run.clone(),
@@ -67,22 +68,14 @@ impl WasiView for HostState {
 }
 
 impl bindings::etl::stage::log::Host for HostState {
-    fn log(&mut self, level: Level, mut message: String) {
+    fn log(&mut self, level: Level, message: String) {
         if let Some(panic) = message.strip_prefix("panic: ") {
-            self.last_panic = Some(panic.to_owned());
+            self.last_panic = Some(PluginText::message(panic));
         }
         if self.logs_left == 0 {
             return;
         }
         self.logs_left -= 1;
-        if message.len() > MAX_LOG_MESSAGE {
-            let mut end = MAX_LOG_MESSAGE;
-            while !message.is_char_boundary(end) {
-                end -= 1;
-            }
-            message.truncate(end);
-            message.push_str(" [cut]");
-        }
         let (stage, plugin) = (&self.stage, &self.plugin);
         let level = match level {
             Level::Trace => SdkLevel::Trace,
@@ -172,7 +165,8 @@ impl std::fmt::Debug for StageInstance {
 impl StageInstance {
     fn new(plugin: &Plugin, stage: &str, run: &RunInfo, limits: &Limits) -> Result<Self, StageError> {
         let runtime = &plugin.runtime;
-        let mut store = Store::new(&runtime.engine, HostState::new(stage, plugin.label(), run, limits));
+        let state = HostState::new(stage, plugin.label(), run, limits, Arc::clone(&runtime.memory_budget));
+        let mut store = Store::new(&runtime.engine, state);
         store.limiter(|state| &mut state.memory);
         store.epoch_deadline_trap();
         store.set_hostcall_fuel(usize::try_from(limits.output_bytes).unwrap_or(usize::MAX));
@@ -184,7 +178,9 @@ impl StageInstance {
                 store,
                 bindings,
                 handle: None,
-                ports: PortSet { inputs: plugin.info().inputs.clone(), outputs: plugin.info().outputs.clone() },
+                // Until `open` has asked the instance for its own: `describe`'s ports document the
+                // plugin (`<table>`), and nothing is accepted on them.
+                ports: PortSet::default(),
                 info: plugin.info_arc(),
                 limits: limits.clone(),
                 deadline_ticks,
@@ -202,10 +198,10 @@ impl StageInstance {
         }
     }
 
-    /// Instantiates the plugin and reads its `describe`.
-    pub(crate) fn describe(plugin: &Plugin, limits: &Limits) -> Result<PluginInfo, StageError> {
+    /// Instantiates the plugin and reads its `describe`, unchecked.
+    pub(crate) fn describe(plugin: &Plugin, limits: &Limits) -> Result<bindings::WitInfo, StageError> {
         let mut instance = Self::new(plugin, "describe", &RunInfo::default(), limits)?;
-        instance.call("describe", |store, bindings| bindings.etl_stage_stage().call_describe(store)).map(Into::into)
+        instance.call("describe", |store, bindings| bindings.etl_stage_stage().call_describe(store))
     }
 
     pub(crate) fn open(
@@ -222,7 +218,9 @@ impl StageInstance {
         instance.handle = Some(handle);
         let ports = instance
             .call("ports", |store, bindings| bindings.etl_stage_stage().instance().call_ports(store, handle))?;
-        instance.ports = PortSet::from(ports);
+        instance.ports = PortSet::from_wit(ports).map_err(|problems| {
+            instance.fail(StageErrorKind::BadPorts { call: "ports", problems: problems.join("; ") })
+        })?;
         Ok(instance)
     }
 
@@ -254,12 +252,14 @@ impl StageInstance {
         self.accept("finish", result)
     }
 
-    /// The stage's counters.
+    /// The stage's counters: the first [`MAX_METRICS`] with a valid name, each name once (the
+    /// first value wins). What is dropped is said in one warning.
     pub fn metrics(&mut self) -> Result<Vec<(String, i64)>, StageError> {
         let handle = self.handle()?;
         let metrics =
             self.call("metrics", |store, bindings| bindings.etl_stage_stage().instance().call_metrics(store, handle))?;
-        Ok(metrics.into_iter().map(|m| (m.name, m.value)).collect())
+        let state = self.store.data();
+        Ok(keep_metrics(&state.stage, &state.plugin, metrics.into_iter().map(|m| (m.name, m.value))))
     }
 
     /// Changes the time limit of the calls that follow (the scheduler shortens it as the stage's
@@ -324,17 +324,25 @@ impl StageInstance {
         for WitOutput { port, batch } in outputs {
             if !self.ports.has_output(&port) {
                 let declared = PluginInfo::port_list(&self.ports.outputs);
+                let port = PluginText::new(&port, NameKind::Port.max_len());
                 return Err(self.fail(StageErrorKind::UndeclaredPort { call, port, declared }));
             }
             self.stats.bytes_out += batch.len() as u64;
+            if self.stats.bytes_out > self.limits.total_output_bytes {
+                return Err(self.fail(StageErrorKind::TotalOutputBytes { call, limit: self.limits.total_output_bytes }));
+            }
             let (schema, batches) = match etl_sdk::ipc::decode(batch) {
                 Ok(decoded) => decoded,
-                Err(e) => return Err(self.fail(StageErrorKind::BadIpc { call, port, message: e.to_string() })),
+                Err(e) => {
+                    let message = PluginText::message(&e.to_string());
+                    return Err(self.fail(StageErrorKind::BadIpc { call, port, message }));
+                }
             };
             if let Some(before) = self.schemas.get(&port)
                 && !etl_sdk::ipc::same_columns(before, &schema)
             {
-                let (before, after) = (etl_sdk::ipc::describe_columns(before), etl_sdk::ipc::describe_columns(&schema));
+                let before = PluginText::message(&etl_sdk::ipc::describe_columns(before));
+                let after = PluginText::message(&etl_sdk::ipc::describe_columns(&schema));
                 return Err(self.fail(StageErrorKind::SchemaChanged { call, port, before, after }));
             }
             self.schemas.entry(port.clone()).or_insert(schema);
@@ -371,16 +379,62 @@ fn deadline_ticks(timeout: Duration, tick: Duration) -> u64 {
 
 fn plugin_error(error: WitError) -> StageErrorKind {
     match error {
-        WitError::InvalidConfig(m) => StageErrorKind::InvalidConfig(m),
-        WitError::InvalidInput(m) => StageErrorKind::InvalidInput(m),
-        WitError::Failed(m) => StageErrorKind::Failed(m),
+        WitError::InvalidConfig(m) => StageErrorKind::InvalidConfig(PluginText::message(&m)),
+        WitError::InvalidInput(m) => StageErrorKind::InvalidInput(PluginText::message(&m)),
+        WitError::Failed(m) => StageErrorKind::Failed(PluginText::message(&m)),
     }
+}
+
+/// The metrics the host keeps of those a stage reported: the first [`MAX_METRICS`] distinct ones
+/// whose names fit the grammar. Sandboxed or native, the same rule; one warning says what was
+/// dropped.
+pub(crate) fn keep_metrics(
+    stage: &str,
+    plugin: &str,
+    metrics: impl Iterator<Item = (String, i64)>,
+) -> Vec<(String, i64)> {
+    let mut kept: Vec<(String, i64)> = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    let (mut over, mut duplicates, mut invalid, mut first_invalid) = (0u64, 0u64, 0u64, None);
+    for (name, value) in metrics {
+        if let Err(error) = untrusted::check_name(NameKind::Metric, &name) {
+            invalid += 1;
+            first_invalid.get_or_insert(error);
+        } else if names.contains(&name) {
+            duplicates += 1;
+        } else if kept.len() == MAX_METRICS {
+            over += 1;
+        } else {
+            names.insert(name.clone());
+            kept.push((name, value));
+        }
+    }
+    if over + duplicates + invalid > 0 {
+        let mut dropped = Vec::new();
+        if over > 0 {
+            dropped.push(format!("{over} past the limit of {MAX_METRICS} metrics per stage"));
+        }
+        if duplicates > 0 {
+            dropped.push(format!("{duplicates} repeating an earlier name"));
+        }
+        if let Some(error) = first_invalid {
+            dropped.push(format!("{invalid} with a name the host refuses (the first: {error})"));
+        }
+        tracing::warn!(stage, plugin, "plugin metrics dropped: {}", dropped.join("; "));
+    }
+    kept
 }
 
 /// Says which limit or fault ended a guest call.
 fn classify(state: &HostState, limits: &Limits, call: &'static str, error: &wasmtime::Error) -> StageErrorKind {
-    if let Some(requested) = state.memory.refused {
-        return StageErrorKind::Memory { call, limit: limits.memory_bytes, requested };
+    match state.memory.refused {
+        Some(Refusal::Limit(requested)) => {
+            return StageErrorKind::Memory { call, limit: limits.memory_bytes, requested };
+        }
+        Some(Refusal::Budget { requested, in_use }) => {
+            return StageErrorKind::MemoryBudget { call, budget: state.memory.budget_limit(), requested, in_use };
+        }
+        None => {}
     }
     let trap = error.downcast_ref::<Trap>();
     if trap == Some(&Trap::Interrupt) {
@@ -396,5 +450,6 @@ fn classify(state: &HostState, limits: &Limits, call: &'static str, error: &wasm
     if message.contains("too much data is being copied") {
         return StageErrorKind::OutputBytes { call, limit: limits.output_bytes };
     }
-    StageErrorKind::Trap { call, message }
+    // A trap's message can quote the plugin's own function names.
+    StageErrorKind::Trap { call, message: PluginText::message(&message) }
 }

@@ -27,14 +27,19 @@ mod plugin;
 pub use contract::{CONTRACT_PACKAGE, CONTRACT_VERSION, ContractVersion};
 pub use engine::{Runtime, RuntimeOptions};
 pub use error::{LoadError, StageError, StageErrorKind};
-pub use instance::{InstanceStats, Output, RunInfo, StageInstance};
-pub use limits::Limits;
-pub use plugin::{CompileSource, Plugin, PluginInfo, PortInfo, PortSet};
+#[cfg(feature = "native-stages")]
+pub(crate) use instance::keep_metrics;
+pub use instance::{InstanceStats, MAX_METRICS, Output, RunInfo, StageInstance};
+pub use limits::{Limits, MemoryBudget, WASM32_MEMORY};
+pub use plugin::{CompileSource, MAX_PORTS, Plugin, PluginInfo, PortInfo, PortSet};
 
 /// Writes one of a plugin's log records to the host's log, tagged with its stage and plugin
 /// (sandboxed, or run natively with `--native-stages`).
+/// The message is cut to [`PluginText::MESSAGE`](crate::untrusted::PluginText::MESSAGE) bytes
+/// and escaped: a plugin cannot write a line of its own into the log.
 pub(crate) fn log_plugin_message(level: etl_sdk::log::Level, stage: &str, plugin: &str, message: &str) {
     use etl_sdk::log::Level;
+    let message = crate::untrusted::PluginText::message(message);
     match level {
         Level::Trace => tracing::trace!(stage, plugin, "{message}"),
         Level::Debug => tracing::debug!(stage, plugin, "{message}"),

@@ -16,6 +16,7 @@ use super::engine::Runtime;
 use super::error::{LoadError, StageError};
 use super::instance::{RunInfo, StageInstance};
 use super::limits::Limits;
+use crate::untrusted::{self, NameKind, PluginText};
 
 /// A named input or output port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -61,26 +62,89 @@ impl PortSet {
     }
 }
 
-fn from_wit_ports(ports: Vec<WitPort>) -> Vec<PortInfo> {
-    ports.into_iter().map(|p| PortInfo { name: p.name, description: p.description }).collect()
+/// The most input or output ports a plugin may declare.
+pub const MAX_PORTS: usize = 64;
+/// The longest description (of a plugin or a port) kept, in bytes.
+const MAX_DESCRIPTION: usize = 1024;
+/// The longest `config-help` kept, in bytes.
+const MAX_CONFIG_HELP: usize = 16 << 10;
+/// The longest plugin version kept, in bytes.
+const MAX_VERSION: usize = 64;
+
+/// Whether port names may be placeholders.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Placeholders {
+    /// `describe`'s ports document the plugin: `<table>` stands for "one port per configured
+    /// table". They are never written to; an opened instance's `ports` are.
+    Allowed,
+    /// An opened instance's ports are real: each becomes a file name.
+    Refused,
 }
 
-impl From<WitInfo> for PluginInfo {
-    fn from(info: WitInfo) -> Self {
-        PluginInfo {
-            name: info.name,
-            version: info.version,
-            description: info.description,
-            inputs: from_wit_ports(info.inputs),
-            outputs: from_wit_ports(info.outputs),
-            config_help: info.config_help,
+/// Checks one list of ports a plugin declared (`inputs` or `outputs`): at most [`MAX_PORTS`],
+/// names that fit the grammar (or, in `describe`, a placeholder `<name>` whose name does), none
+/// twice. Descriptions are cut and escaped.
+fn checked_ports(
+    what: &str,
+    ports: Vec<WitPort>,
+    placeholders: Placeholders,
+    problems: &mut Vec<String>,
+) -> Vec<PortInfo> {
+    if ports.len() > MAX_PORTS {
+        problems.push(format!("{} {what} ports, more than the limit of {MAX_PORTS}", ports.len()));
+        return Vec::new();
+    }
+    let mut checked: Vec<PortInfo> = Vec::with_capacity(ports.len());
+    for port in ports {
+        let placeholder = port.name.strip_prefix('<').and_then(|n| n.strip_suffix('>'));
+        let name = match placeholder {
+            Some(inner) if placeholders == Placeholders::Allowed => inner,
+            _ => port.name.as_str(),
+        };
+        if let Err(error) = untrusted::check_name(NameKind::Port, name) {
+            problems.push(format!("{what} {error}"));
+        } else if checked.iter().any(|p| p.name == port.name) {
+            problems.push(format!("{what} port `{}` is declared twice", port.name));
+        } else {
+            let description = PluginText::new(&port.description, MAX_DESCRIPTION).into_string();
+            checked.push(PortInfo { name: port.name, description });
         }
+    }
+    checked
+}
+
+impl PluginInfo {
+    /// What `describe` returned, checked: the name and ports fit the grammar, text is cut and
+    /// escaped. Every problem is listed.
+    pub(crate) fn from_wit(info: WitInfo) -> Result<Self, Vec<String>> {
+        let mut problems = Vec::new();
+        if let Err(error) = untrusted::check_name(NameKind::Plugin, &info.name) {
+            problems.push(error.to_string());
+        }
+        let inputs = checked_ports("input", info.inputs, Placeholders::Allowed, &mut problems);
+        let outputs = checked_ports("output", info.outputs, Placeholders::Allowed, &mut problems);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(PluginInfo {
+            name: info.name,
+            version: PluginText::new(&info.version, MAX_VERSION).into_string(),
+            description: PluginText::new(&info.description, MAX_DESCRIPTION).into_string(),
+            inputs,
+            outputs,
+            // Shown as an indented block (`host plugin inspect`): its line breaks stay.
+            config_help: PluginText::lines(&info.config_help, MAX_CONFIG_HELP).into_string(),
+        })
     }
 }
 
-impl From<WitPorts> for PortSet {
-    fn from(ports: WitPorts) -> Self {
-        PortSet { inputs: from_wit_ports(ports.inputs), outputs: from_wit_ports(ports.outputs) }
+impl PortSet {
+    /// What an opened instance's `ports` returned, checked as `describe`'s ports are.
+    pub(crate) fn from_wit(ports: WitPorts) -> Result<Self, Vec<String>> {
+        let mut problems = Vec::new();
+        let inputs = checked_ports("input", ports.inputs, Placeholders::Refused, &mut problems);
+        let outputs = checked_ports("output", ports.outputs, Placeholders::Refused, &mut problems);
+        if problems.is_empty() { Ok(PortSet { inputs, outputs }) } else { Err(problems) }
     }
 }
 
@@ -117,8 +181,10 @@ impl fmt::Debug for Plugin {
 
 impl Runtime {
     /// Loads the plugin at `path`: from the compile cache when its digest is there, otherwise
-    /// compiling it (seconds) and caching the result.
-    pub fn load(&self, path: &Path) -> Result<Plugin, LoadError> {
+    /// compiling it (seconds) and caching the result. Its `describe` runs under `limits`, and
+    /// what it returns is checked: a plugin whose name or ports don't fit the grammar of names
+    /// (see [`crate::untrusted`]) is refused.
+    pub fn load(&self, path: &Path, limits: &Limits) -> Result<Plugin, LoadError> {
         let started = Instant::now();
         let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
         let sha256 = hex(&Sha256::digest(&bytes));
@@ -161,8 +227,10 @@ impl Runtime {
             source,
             load_time: Duration::ZERO,
         };
-        let info = StageInstance::describe(&plugin, &Limits::default())
+        let info = StageInstance::describe(&plugin, limits)
             .map_err(|e| LoadError::Describe { path: path.to_owned(), source: Box::new(e) })?;
+        let info =
+            PluginInfo::from_wit(info).map_err(|problems| LoadError::BadInfo { path: path.to_owned(), problems })?;
         plugin.info = Arc::new(info);
         plugin.load_time = started.elapsed();
         tracing::debug!(plugin = %plugin.label, sha256 = %plugin.sha256, ?source, load_time = ?plugin.load_time, "plugin loaded");

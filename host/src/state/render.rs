@@ -4,6 +4,8 @@
 
 use std::fmt::Write;
 
+use crate::untrusted;
+
 use super::model::{RunDetail, RunStats, RunStatus, RunSummary, StageCounts, StageStatus};
 
 /// `host runs list`: one line per run, newest first as given.
@@ -120,13 +122,19 @@ fn render_run_and_stages(detail: &RunDetail) -> String {
     for (line, stage) in table.zip(&detail.stages) {
         out.push_str(&line);
         out.push('\n');
+        // Errors and metric names may be a plugin's words: escaped here too, whatever was stored
+        // (records written before the host checked them, or by another tool).
         if let Some(error) = &stage.record.error {
-            let error = error.replace('\n', &format!("\n{indent}       "));
-            let _ = writeln!(out, "{indent}error: {error}");
+            let lines: Vec<_> = error.split('\n').map(untrusted::escape).collect();
+            let _ = writeln!(out, "{indent}error: {}", lines.join(&format!("\n{indent}       ")));
         }
         if !stage.record.metrics.is_empty() {
-            let metrics: Vec<String> =
-                stage.record.metrics.iter().map(|(name, value)| format!("{name}={value}")).collect();
+            let metrics: Vec<String> = stage
+                .record
+                .metrics
+                .iter()
+                .map(|(name, value)| format!("{}={value}", untrusted::escape(name)))
+                .collect();
             let _ = writeln!(out, "{indent}metrics: {}", metrics.join(" "));
         }
     }
