@@ -185,6 +185,48 @@ pub fn escape(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Checks the column names of a schema a plugin returned: at most 256 bytes each, no character
+/// [`PluginText`] would escape, at any depth (nested fields show in a column's type, which is
+/// bounded too). Column
+/// names are data, not paths, so any other character is allowed; but they reach error messages,
+/// reports and the warehouse, where they must read as what they are.
+pub fn check_columns(schema: &arrow_schema::Schema) -> Result<(), String> {
+    const MAX_TYPE: usize = 4096;
+    for field in schema.fields() {
+        check_column(field)?;
+        let ty = field.data_type().to_string();
+        if ty.len() > MAX_TYPE {
+            return Err(format!("column `{}` has a type longer than {MAX_TYPE} bytes", field.name()));
+        }
+    }
+    Ok(())
+}
+
+/// One field's name, then its children's, at any depth.
+fn check_column(field: &arrow_schema::Field) -> Result<(), String> {
+    const MAX_COLUMN: usize = 256;
+    let name = field.name();
+    if name.len() > MAX_COLUMN {
+        return Err(format!("column name `{}` is longer than {MAX_COLUMN} bytes", PluginText::new(name, 80)));
+    }
+    if name.chars().any(needs_escape) {
+        return Err(format!("column name `{}` has control characters", PluginText::new(name, 80)));
+    }
+    check_nested(field.data_type())
+}
+
+fn check_nested(data_type: &arrow_schema::DataType) -> Result<(), String> {
+    use arrow_schema::DataType::*;
+    match data_type {
+        Struct(fields) => fields.iter().try_for_each(|f| check_column(f)),
+        Union(fields, _) => fields.iter().try_for_each(|(_, f)| check_column(f)),
+        List(f) | LargeList(f) | ListView(f) | LargeListView(f) | FixedSizeList(f, _) | Map(f, _) => check_column(f),
+        RunEndEncoded(ends, values) => check_column(ends).and_then(|()| check_column(values)),
+        Dictionary(_, values) => check_nested(values),
+        _ => Ok(()),
+    }
+}
+
 /// Control characters (C0, DEL, C1) and the format characters that change how the text around
 /// them is laid out or read.
 fn needs_escape(c: char) -> bool {
@@ -250,6 +292,24 @@ mod tests {
         let once = PluginText::message(forged);
         assert_eq!(escape(once.as_str()), once.as_str());
         assert!(matches!(escape("plain"), Cow::Borrowed("plain")));
+    }
+
+    #[test]
+    fn column_names_are_bounded_and_free_of_control_characters() {
+        use arrow_schema::{DataType, Field, Fields, Schema};
+        let schema = |name: &str| Schema::new(vec![Field::new(name, DataType::Int64, true)]);
+        check_columns(&schema("order id (€), ✓")).unwrap();
+        assert_eq!(
+            check_columns(&schema("a\n\u{1b}[2J")),
+            Err("column name `a\\n\\u{1b}[2J` has control characters".to_owned())
+        );
+        assert!(check_columns(&schema(&"x".repeat(257))).unwrap_err().starts_with("column name `xxx"));
+        let nested = Schema::new(vec![Field::new(
+            "s",
+            DataType::Struct(Fields::from(vec![Field::new("in\nner", DataType::Int64, true)])),
+            true,
+        )]);
+        assert_eq!(check_columns(&nested), Err("column name `in\\nner` has control characters".to_owned()));
     }
 
     #[test]

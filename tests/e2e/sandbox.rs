@@ -349,3 +349,23 @@ fn metrics_are_bounded_in_number_and_checked_by_name() {
     assert_eq!(metrics[999], ("m998".to_owned(), 998));
     assert!(metrics.iter().all(|(name, _)| !name.contains('\n')));
 }
+
+#[test]
+fn column_names_with_control_characters_are_refused() {
+    let error = misbehave(json!({"mode": "column", "name": "total\n\u{1b}[2J"}), Limits::default(), 1);
+    assert_eq!(
+        message(&error),
+        "stage \"hostile_stage\" (plugin hostile.wasm): `push` returned columns on port `out` the host refuses: \
+         column name `total\\n\\u{1b}[2J` has control characters"
+    );
+    let long = "c".repeat(300);
+    let error = misbehave(json!({"mode": "column", "name": long}), Limits::default(), 1);
+    assert_eq!(
+        message(&error),
+        format!(
+            "stage \"hostile_stage\" (plugin hostile.wasm): `push` returned columns on port `out` the host \
+             refuses: column name `{} [cut: 220 more bytes]` is longer than 256 bytes",
+            "c".repeat(80)
+        )
+    );
+}

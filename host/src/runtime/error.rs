@@ -87,6 +87,8 @@ pub enum StageErrorKind {
     UndeclaredPort { call: &'static str, port: PluginText, declared: String },
     #[error("`{call}` returned ports the host refuses: {problems}")]
     BadPorts { call: &'static str, problems: String },
+    #[error("`{call}` returned columns on port `{port}` the host refuses: {problem}")]
+    BadColumns { call: &'static str, port: String, problem: String },
     #[error("`{call}` returned malformed Arrow IPC on port `{port}`: {message}")]
     BadIpc { call: &'static str, port: String, message: PluginText },
     #[error("`{call}` changed the schema of port `{port}` from {before} to {after}")]
@@ -112,7 +114,9 @@ impl StageErrorKind {
             InvalidConfig(_) => "invalid_config",
             InvalidInput(_) | UnknownInput { .. } | Encode { .. } => "invalid_input",
             Failed(_) => "failed",
-            UndeclaredPort { .. } | BadPorts { .. } | BadIpc { .. } | SchemaChanged { .. } => "bad_output",
+            UndeclaredPort { .. } | BadPorts { .. } | BadColumns { .. } | BadIpc { .. } | SchemaChanged { .. } => {
+                "bad_output"
+            }
             Poisoned => "poisoned",
         }
     }

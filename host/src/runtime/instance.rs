@@ -338,6 +338,12 @@ impl StageInstance {
                     return Err(self.fail(StageErrorKind::BadIpc { call, port, message }));
                 }
             };
+            // A port's first schema is checked; later ones must have the same columns.
+            if !self.schemas.contains_key(&port)
+                && let Err(problem) = untrusted::check_columns(&schema)
+            {
+                return Err(self.fail(StageErrorKind::BadColumns { call, port, problem }));
+            }
             if let Some(before) = self.schemas.get(&port)
                 && !etl_sdk::ipc::same_columns(before, &schema)
             {
