@@ -7,8 +7,10 @@
 //! use host::runtime::{Limits, Runtime};
 //!
 //! let runtime = Runtime::new(Default::default())?;
-//! let plugin = runtime.load("target/wasm32-wasip2/plugin/identity.wasm".as_ref())?;
-//! let mut stage = plugin.open("passthrough", "{}", &Limits::default())?;
+//! let limits = Limits::default();
+//! // `describe` runs under the limits given; what it names is checked.
+//! let plugin = runtime.load("target/wasm32-wasip2/plugin/identity.wasm".as_ref(), &limits)?;
+//! let mut stage = plugin.open("passthrough", "{}", &limits)?;
 //! # let batch: arrow_array::RecordBatch = todo!();
 //! let outputs = stage.push("in", &batch)?;
 //! let tail = stage.finish()?;
