@@ -24,9 +24,9 @@ run *args:
     @[ -f data/raw/orders.csv ] || target/release/host generate-data --orders 100000 --seed 42 --out data/raw
     target/release/host run --pipeline config/ecommerce.yaml {{ args }}
 
-# Formatting check, then every test: unit, SDK harness, plugins natively, end-to-end on real wasm.
-test: interop-env
-    cargo fmt --all --check
+# Formatting and clippy (`just lint`), then every test: unit, SDK harness, plugins natively,
+# end-to-end on real wasm.
+test: interop-env lint
     cargo test --release --workspace
 
 # The DuckDB interoperability test's Python venv: target/py-interop from tests/interop/requirements.txt.

@@ -64,6 +64,11 @@ mod tests {
     }
 
     #[test]
+    fn the_sdk_speaks_the_host_s_contract() {
+        assert_eq!(etl_sdk::CONTRACT_VERSION, CONTRACT_VERSION.to_string());
+    }
+
+    #[test]
     fn reads_export_names() {
         assert_eq!(ContractVersion::of_export_name("etl:stage/stage@0.1.0"), Some(Ok(v("0.1.0"))));
         assert_eq!(ContractVersion::of_export_name("wasi:cli/run@0.2.0"), None);

@@ -95,3 +95,14 @@ macro_rules! export_stage {
         };
     };
 }
+
+#[cfg(test)]
+mod tests {
+    /// The version the SDK claims is the one of the WIT it generates its bindings from.
+    #[test]
+    fn the_contract_version_is_the_wit_file_s() {
+        let wit = include_str!("../../../wit/stage.wit");
+        let declared = format!("package etl:stage@{};", super::CONTRACT_VERSION);
+        assert!(wit.lines().any(|l| l == declared), "wit/stage.wit does not declare `{declared}`");
+    }
+}
