@@ -162,12 +162,16 @@ pub enum RunsCommand {
     },
 }
 
-/// Where the run store is: a pipeline file's `paths.state`, or a directory.
+/// Where the run store is: a pipeline file's `paths.state`, or a directory. One of the two is
+/// required: the host has no pipeline of its own to fall back on.
 #[derive(Debug, Args)]
+#[group(skip)]
+#[command(group(clap::ArgGroup::new("store").required(true).args(["pipeline", "state_dir"])))]
 pub struct StateArgs {
     #[arg(long, short = 'p', value_name = "FILE", conflicts_with = "state_dir")]
     pub pipeline: Option<PathBuf>,
-    #[arg(long, value_name = "ENV")]
+    /// The environment overlay of `--pipeline` (its `paths.state` may differ).
+    #[arg(long, value_name = "ENV", requires = "pipeline")]
     pub env: Option<String>,
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,

@@ -327,9 +327,12 @@ fn state_dir(args: &StateArgs) -> Result<PathBuf> {
     if let Some(dir) = &args.state_dir {
         return Ok(dir.clone());
     }
-    let pipeline = args.pipeline.clone().unwrap_or_else(|| PathBuf::from("config/ecommerce.yaml"));
+    let Some(pipeline) = &args.pipeline else {
+        // clap requires one of the two.
+        bail!(InvalidConfig("give --pipeline FILE or --state-dir DIR".into()));
+    };
     let env = args.env.clone().unwrap_or_else(|| "development".to_owned());
-    let source = config::Source { path: &pipeline, env: &env, env_required: args.env.is_some(), set: &[] };
+    let source = config::Source { path: pipeline, env: &env, env_required: args.env.is_some(), set: &[] };
     let loaded = config::load(&source).map_err(|e| InvalidConfig(e.to_string()))?;
     Ok(loaded.file.paths.state)
 }

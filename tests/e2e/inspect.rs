@@ -92,4 +92,9 @@ fn refuses_a_file_that_is_not_a_component() {
 fn usage_errors_exit_with_3() {
     let output = host(&["plugin", "frobnicate"], "warn");
     assert_eq!(output.status.code(), Some(3), "{}", show(&output));
+    // The run store is found from a pipeline or a directory given, never from a built-in one.
+    let output = host(&["runs", "list"], "warn");
+    assert_eq!(output.status.code(), Some(3), "{}", show(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--pipeline <FILE>") && stderr.contains("--state-dir <DIR>"), "{stderr}");
 }
