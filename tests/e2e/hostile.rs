@@ -26,7 +26,8 @@ fn assert_nothing_outside_the_run(dir: &Path) {
     }
 }
 
-/// The error `host run` exits 3 with: its last stderr line.
+/// What `host run` on `file` prints on stderr; it must refuse the pipeline (exit 3) and print no
+/// escape sequence.
 fn refused(file: &Path) -> String {
     let output = host(&["run", "--pipeline", file.to_str().expect("utf-8")], "warn");
     assert_eq!(output.status.code(), Some(3), "{}", show(&output));
