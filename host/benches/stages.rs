@@ -1,6 +1,6 @@
 //! Per-stage throughput of the e-commerce pipeline, sandboxed vs native (`just bench-stages`).
 //!
-//! Generates `--rows` sample orders (with their customers and products) with `host::sample`,
+//! Generates `--rows` sample orders (with their customers and products) with `sample_data`,
 //! ingests them natively the way the pipeline does (its `batch_rows`), then runs every plugin
 //! stage of `config/ecommerce.yaml` on its real upstream output, in pipeline order, with the
 //! stage's `config:` block and limits as the host's own plan of that file has them:
@@ -73,8 +73,8 @@ fn main() {
 
     let data = common::scratch("bench-stages");
     let started = Instant::now();
-    let spec = host::sample::SampleSpec { orders: rows as u64, seed: seed as u64 };
-    let summary = host::sample::generate(&spec, &data).expect("sample data is generated");
+    let spec = sample_data::SampleSpec { orders: rows as u64, seed: seed as u64 };
+    let summary = sample_data::generate(&spec, &data).expect("sample data is generated");
     eprintln!(
         "generated {} orders, {} customers, {} products in {:.0} ms",
         thousands(summary.orders),

@@ -28,7 +28,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             Ok(exit::SUCCESS)
         }
         Command::GenerateData { orders, seed, out } => {
-            let summary = host::sample::generate(&host::sample::SampleSpec { orders, seed }, &out)?;
+            let summary = sample_data::generate(&sample_data::SampleSpec { orders, seed }, &out)?;
             let mut stdout = std::io::stdout().lock();
             serde_json::to_writer_pretty(&mut stdout, &summary)?;
             writeln!(stdout)?;

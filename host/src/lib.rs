@@ -6,7 +6,6 @@ pub mod dag;
 pub mod ingest;
 pub mod run;
 pub mod runtime;
-pub mod sample;
 pub mod sinks;
 pub mod state;
 pub mod untrusted;

@@ -1,6 +1,8 @@
 //! Strict value parsers over raw field bytes (settled detail 6): no surrounding whitespace, no
 //! rounding, no allocation. Each returns `None` for anything outside its grammar.
 
+use etl_sdk::dates;
+
 /// `[+-]?digits` that fits in an `i64`.
 pub(super) fn parse_int64(field: &[u8]) -> Option<i64> {
     let (negative, digits) = split_sign(field);
@@ -69,13 +71,14 @@ pub fn parse_date(field: &[u8]) -> Option<i32> {
     let &[y1, y2, y3, y4, b'-', m1, m2, b'-', d1, d2] = field else {
         return None;
     };
-    let year = digits([y1, y2, y3, y4])?;
+    let year = i64::from(digits([y1, y2, y3, y4])?);
     let month = digits([m1, m2])?;
     let day = digits([d1, d2])?;
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+    if !(1..=dates::days_in_month(year, month)).contains(&day) {
         return None;
     }
-    Some(days_from_civil(year, month, day))
+    // Years 0000-9999 are within 3 million days of 1970, so the count fits an i32.
+    Some(dates::days_from_civil(year, month, day) as i32)
 }
 
 /// An optional leading sign, and the rest.
@@ -88,30 +91,11 @@ fn split_sign(field: &[u8]) -> (bool, &[u8]) {
 }
 
 /// The value of a few ASCII digits.
-fn digits<const N: usize>(bytes: [u8; N]) -> Option<i32> {
+fn digits<const N: usize>(bytes: [u8; N]) -> Option<u32> {
     bytes.iter().try_fold(0, |value, &byte| {
         let digit = byte.wrapping_sub(b'0');
-        (digit <= 9).then_some(value * 10 + i32::from(digit))
+        (digit <= 9).then_some(value * 10 + u32::from(digit))
     })
-}
-
-fn days_in_month(year: i32, month: i32) -> i32 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a valid date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i32, month: i32, day: i32) -> i32 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 #[cfg(test)]
@@ -242,7 +226,7 @@ mod tests {
         let mut expected = parse_date(b"1899-12-31").unwrap();
         for year in 1900..=2101 {
             for month in 1..=12 {
-                for day in 1..=days_in_month(year, month) {
+                for day in 1..=dates::days_in_month(year, month) {
                     expected += 1;
                     let text = format!("{year:04}-{month:02}-{day:02}");
                     assert_eq!(parse_date(text.as_bytes()), Some(expected), "{text}");

@@ -563,7 +563,7 @@ fn a_sink_error_stops_ingestion_and_comes_back_as_is() {
 /// (and nothing else) are rejected.
 #[test]
 fn sample_data_is_conserved() {
-    use crate::sample::{ORDERS_FILE, SampleSpec, generate};
+    use sample_data::{ORDERS_FILE, SampleSpec, generate};
 
     let scratch = Scratch::new();
     let summary = generate(&SampleSpec { orders: 20_000, seed: 7 }, &scratch.0).unwrap();

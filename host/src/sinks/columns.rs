@@ -18,6 +18,7 @@ use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, RecordBatch, RecordBatchO
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use arrow_select::interleave::interleave;
 use etl_sdk::dates::IsoDate;
+use etl_sdk::decimal::DecimalText;
 
 use super::{METADATA_PREFIX, SinkError};
 
@@ -355,17 +356,7 @@ pub(crate) fn is_writable(data_type: &DataType) -> bool {
 
 /// Appends the decimal of unscaled value `value` and `scale` with exactly `scale` fraction digits.
 pub(crate) fn write_decimal(out: &mut String, value: i128, scale: i8) {
-    if value < 0 {
-        out.push('-');
-    }
-    let magnitude = value.unsigned_abs();
-    if scale <= 0 {
-        let _ = write!(out, "{magnitude}{}", "0".repeat(usize::from(scale.unsigned_abs())));
-        return;
-    }
-    // A Decimal128's scale is at most 38, and 10^38 fits in a u128.
-    let divisor = 10u128.pow(u32::from(scale.unsigned_abs()).min(38));
-    let _ = write!(out, "{}.{:0width$}", magnitude / divisor, magnitude % divisor, width = scale as usize);
+    let _ = write!(out, "{}", DecimalText::new(value, i32::from(scale)));
 }
 
 #[cfg(test)]

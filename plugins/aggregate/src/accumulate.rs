@@ -190,7 +190,7 @@ fn fit(input: ValueType, order: &[u32], value: impl Fn(u32) -> Option<i128>, fai
         let bound = 10u128.pow(u32::from(SUM_PRECISION));
         let checked = |&g: &u32| match value(g) {
             Some(v) if v.unsigned_abs() >= bound => {
-                let shown = values::format_decimal(v, scale);
+                let shown = values::show(input, v);
                 Err(fail(g, format!("{shown} does not fit decimal({SUM_PRECISION},{scale})")))
             }
             v => Ok(v),

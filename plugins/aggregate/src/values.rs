@@ -7,6 +7,7 @@ use etl_sdk::arrow::RecordBatch;
 use etl_sdk::arrow::array::{Array, ArrayRef, Date32Array, Decimal128Array, Int32Array, Int64Array, StringArray};
 use etl_sdk::arrow::schema::DataType;
 use etl_sdk::dates::IsoDate;
+use etl_sdk::decimal::DecimalText;
 use etl_sdk::{Error, Result};
 
 /// A column type `aggregate` understands.
@@ -153,30 +154,18 @@ pub fn utf8_array<'a>(values: impl Iterator<Item = Option<&'a str>> + Clone) -> 
     Ok(Arc::new(values.collect::<StringArray>()))
 }
 
-/// A value as text for messages: decimals at their scale, dates in ISO form.
+/// A value as text for messages: decimals at their scale (`-0.05`; a negative scale as an
+/// exponent, `42e2`), dates in ISO form.
 pub fn show(ty: ValueType, value: i128) -> String {
     match ty {
-        ValueType::Decimal { scale, .. } => format_decimal(value, scale),
+        ValueType::Decimal { scale, .. } if scale < 0 => format!("{value}e{}", -i32::from(scale)),
+        ValueType::Decimal { scale, .. } => DecimalText::new(value, i32::from(scale)).to_string(),
         ValueType::Date32 => match i32::try_from(value) {
             Ok(days) => IsoDate(i64::from(days)).to_string(),
             Err(_) => value.to_string(),
         },
         _ => value.to_string(),
     }
-}
-
-/// `value` (an integer at `scale`) as decimal text: `format_decimal(-5, 2)` is `-0.05`.
-pub fn format_decimal(value: i128, scale: i8) -> String {
-    let digits = value.unsigned_abs().to_string();
-    let sign = if value < 0 { "-" } else { "" };
-    let Ok(scale) = usize::try_from(scale) else { return format!("{sign}{digits}e{}", -i32::from(scale)) };
-    if scale == 0 {
-        return format!("{sign}{digits}");
-    }
-    let digits =
-        if digits.len() <= scale { format!("{}{digits}", "0".repeat(scale + 1 - digits.len())) } else { digits };
-    let (int, frac) = digits.split_at(digits.len() - scale);
-    format!("{sign}{int}.{frac}")
 }
 
 #[cfg(test)]

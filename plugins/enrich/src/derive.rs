@@ -10,6 +10,8 @@ use etl_sdk::arrow::array::{
 };
 use etl_sdk::arrow::buffer::NullBuffer;
 use etl_sdk::arrow::schema::DataType;
+use etl_sdk::dates::civil_from_days;
+use etl_sdk::decimal::DecimalText;
 use etl_sdk::{Error, Result};
 
 use crate::config::{DatePart, ResultType};
@@ -46,7 +48,7 @@ impl<'a> Factor<'a> {
             DataType::Int64 => downcast::<Int64Type>(self.array).map(|a| i128::from(a.value(row))),
             _ => downcast::<Decimal128Type>(self.array).map(|a| a.value(row)),
         };
-        value.map(|v| crate::decimal::format(v, self.scale)).unwrap_or_else(|_| "?".into())
+        value.map(|v| DecimalText::new(v, i32::from(self.scale)).to_string()).unwrap_or_else(|_| "?".into())
     }
 }
 
@@ -114,7 +116,7 @@ pub fn multiply(
     };
     let (values, nulls) = computed.map_err(|OutOfRange { row, value }| {
         let value = match value {
-            Some(value) => crate::decimal::format(value, result.scale()),
+            Some(value) => DecimalText::new(value, i32::from(result.scale())).to_string(),
             None => "a value beyond 38 digits".into(),
         };
         Error::failed(format!(
@@ -192,51 +194,16 @@ pub fn date_parts(batch: &RecordBatch, column: &str, parts: &[DatePart]) -> Resu
     let mut columns: Vec<Vec<i32>> = parts.iter().map(|_| Vec::with_capacity(dates.len())).collect();
     for &days in dates.values().iter() {
         // Slots under a null hold arbitrary days; converting them is harmless and branch-free.
-        let (year, month, day) = civil_from_days(days);
+        let (year, month, day) = civil_from_days(i64::from(days));
         for (values, part) in columns.iter_mut().zip(parts) {
+            // Any i32 of days is within 6 million years of 1970, so the year fits an i32 too.
             values.push(match part {
-                DatePart::Year => year,
-                DatePart::Month => month,
-                DatePart::Day => day,
+                DatePart::Year => year as i32,
+                DatePart::Month => month as i32,
+                DatePart::Day => day as i32,
             });
         }
     }
     let nulls = dates.nulls().cloned();
     Ok(columns.into_iter().map(|values| Arc::new(Int32Array::new(values.into(), nulls.clone())) as ArrayRef).collect())
-}
-
-/// The proleptic Gregorian (year, month, day) of `days` since 1970-01-01, for any i32 (negative
-/// days are before 1970). Howard Hinnant's `civil_from_days`.
-pub fn civil_from_days(days: i32) -> (i32, i32, i32) {
-    let z = i64::from(days) + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097); // [0, 146096]
-    let year_of_era = (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365; // [0, 399]
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100); // [0, 365], from March 1
-    let month_from_march = (5 * day_of_year + 2) / 153; // [0, 11]
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1; // [1, 31]
-    let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 }; // [1, 12]
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    // |days| < 2^31 keeps |year| under 6 million, so the casts are exact.
-    (year as i32, month as i32, day as i32)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn civil_dates_around_the_epoch_and_far_away() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
-        assert_eq!(civil_from_days(19_417), (2023, 3, 1));
-        assert_eq!(civil_from_days(19_416), (2023, 2, 28));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        assert_eq!(civil_from_days(-25_508), (1900, 3, 1)); // 1900 is not a leap year
-        assert_eq!(civil_from_days(-25_509), (1900, 2, 28));
-        assert_eq!(civil_from_days(-719_528), (0, 1, 1));
-        assert_eq!(civil_from_days(-719_529), (-1, 12, 31));
-        assert_eq!(civil_from_days(i32::MAX), (5_881_580, 7, 11));
-        assert_eq!(civil_from_days(i32::MIN), (-5_877_641, 6, 23));
-    }
 }

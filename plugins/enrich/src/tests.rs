@@ -8,6 +8,7 @@ use etl_sdk::arrow::array::{
     ArrayRef, BooleanArray, Date32Array, Decimal128Array, Int32Array, Int64Array, LargeStringArray, ListArray,
     StringArray,
 };
+use etl_sdk::arrow::schema::DataType;
 use etl_sdk::testing::{Harness, Run, batch, run};
 use etl_sdk::{Error, Result};
 
@@ -126,17 +127,29 @@ fn date_parts_default_to_all_three_and_can_be_chosen() {
 }
 
 #[test]
-fn civil_dates_agree_with_an_independent_conversion_over_five_millennia() {
+fn date_parts_agree_with_an_independent_conversion_over_five_millennia_and_at_the_ends_of_date32() {
+    let mut expected = Vec::new();
     for year in -500..=4500 {
         for (month, last) in [(1, 31), (2, 28), (3, 31), (6, 30), (12, 31)] {
             for day in [1, last] {
-                let iso = format!("{year}-{month:02}-{day:02}");
-                assert_eq!(crate::derive::civil_from_days(days(&iso)), (year, month, day), "{iso}");
+                expected.push((days(&format!("{year}-{month:02}-{day:02}")), (year, month, day)));
             }
         }
         let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-        let after_feb_28 = crate::derive::civil_from_days(days(&format!("{year}-02-28")) + 1);
-        assert_eq!(after_feb_28, if leap { (year, 2, 29) } else { (year, 3, 1) }, "{year}");
+        let after_feb_28 = days(&format!("{year}-02-28")) + 1;
+        expected.push((after_feb_28, if leap { (year, 2, 29) } else { (year, 3, 1) }));
+    }
+    expected.extend([(i32::MAX, (5_881_580, 7, 11)), (i32::MIN, (-5_877_641, 6, 23))]);
+    let input: ArrayRef = Arc::new(Date32Array::from_iter_values(expected.iter().map(|&(days, _)| days)));
+    let run = enrich(r#"{"derive": [{"date_parts": "d"}]}"#, vec![("in", vec![batch(vec![("d", input)])])]).unwrap();
+    let part = |name: &str| -> Vec<i32> {
+        let column = |batch| etl_sdk::column_as::<Int32Array>(batch, name, &DataType::Int32).unwrap();
+        run.batches("out").iter().flat_map(|batch| column(batch).values().iter().copied()).collect()
+    };
+    let (years, months, day_parts) = (part("d_year"), part("d_month"), part("d_day"));
+    assert_eq!(years.len(), expected.len());
+    for (row, &(days, civil)) in expected.iter().enumerate() {
+        assert_eq!((years[row], months[row], day_parts[row]), civil, "{days}");
     }
 }
 

@@ -1,6 +1,8 @@
 //! Calendar dates as Arrow's `Date32` counts them, days since 1970-01-01, in the proleptic
 //! Gregorian calendar (today's rules, extended to every year before 1582 and to years 0 and
-//! below): conversion to and from (year, month, day), reading and writing `YYYY-MM-DD`.
+//! below): conversion to and from (year, month, day), month lengths, reading and writing
+//! `YYYY-MM-DD`. The host's CSV ingestion, the plugins and the sample data generator all count
+//! days with these functions.
 //!
 //! The conversions are Howard Hinnant's `civil_from_days` and `days_from_civil`
 //! (<https://howardhinnant.github.io/date_algorithms.html>): exact integer arithmetic over eras
@@ -28,6 +30,7 @@ const DAYS_PER_ERA: i64 = 146_097;
 /// negative). Years are astronomical: the year before 1 is 0, the one before that -1.
 ///
 /// Exact for every `days` up to `i64::MAX - 719_468` (any `Date32`, and far beyond).
+#[inline]
 pub const fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + EPOCH_FROM_ERA_START; // days since 0000-03-01
     let era = z.div_euclid(DAYS_PER_ERA);
@@ -46,6 +49,7 @@ pub const fn civil_from_days(days: i64) -> (i64, u32, u32) {
 ///
 /// `month` must be 1-12; `day` is not checked against the month, so day 0 or 32 count on from
 /// the month's start (use [`parse_date`] to read only real dates).
+#[inline]
 pub const fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let (month, day) = (month as i64, day as i64);
     let year = if month <= 2 { year - 1 } else { year }; // years start on March 1
@@ -58,8 +62,22 @@ pub const fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 }
 
 /// Whether `year` has a February 29.
+#[inline]
 pub const fn is_leap_year(year: i64) -> bool {
     year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+}
+
+/// The number of days in `month` (1-12) of `year`, and 0 for a month outside 1-12, so that
+/// `(1..=days_in_month(year, month)).contains(&day)` is whether the date exists.
+#[inline]
+pub const fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap_year(year) => 29,
+        2 => 28,
+        _ => 0,
+    }
 }
 
 /// Days since 1970-01-01 of `text` if it is a real calendar date written exactly `YYYY-MM-DD`
@@ -72,14 +90,7 @@ pub fn parse_date(text: &str) -> Option<i64> {
         digits.iter().try_fold(0, |n, &c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
     };
     let (year, month, day) = (i64::from(number(&[y1, y2, y3, y4])?), number(&[m1, m2])?, number(&[d1, d2])?);
-    let days_in_month = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if is_leap_year(year) => 29,
-        2 => 28,
-        _ => return None,
-    };
-    (1..=days_in_month).contains(&day).then(|| days_from_civil(year, month, day))
+    (1..=days_in_month(year, month)).contains(&day).then(|| days_from_civil(year, month, day))
 }
 
 /// The date `.0` days after 1970-01-01, displayed `YYYY-MM-DD`.
@@ -170,6 +181,16 @@ mod tests {
             [(2000, true), (2024, true), (1900, false), (2023, false), (0, true), (-4, true), (-100, false)]
         {
             assert_eq!(is_leap_year(year), leap, "{year}");
+        }
+    }
+
+    #[test]
+    fn month_lengths_and_months_that_do_not_exist() {
+        for year in [-400, -100, -4, -1, 0, 1900, 2000, 2023, 2024, 2100] {
+            for month in 1..=12 {
+                assert_eq!(days_in_month(year, month), month_length(year, month), "{year}-{month}");
+            }
+            assert_eq!((days_in_month(year, 0), days_in_month(year, 13)), (0, 0), "{year}");
         }
     }
 

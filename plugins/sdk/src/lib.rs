@@ -45,6 +45,7 @@ mod columns;
 mod config;
 pub mod context;
 pub mod dates;
+pub mod decimal;
 mod driver;
 mod error;
 pub mod index;

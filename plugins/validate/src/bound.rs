@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 use std::fmt;
 
 use etl_sdk::dates::{self, IsoDate};
+use etl_sdk::decimal::DecimalText;
 use etl_sdk::serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 /// A bound as written in the config, before it is checked: whatever JSON value was given. Reading
@@ -130,7 +131,8 @@ impl fmt::Display for Bound {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decimal {
     mantissa: i128,
-    scale: u32,
+    /// Fraction digits, never negative.
+    scale: i32,
 }
 
 impl Decimal {
@@ -148,7 +150,7 @@ impl Decimal {
         for digit in integer.bytes().chain(fraction.bytes()) {
             mantissa = mantissa.checked_mul(10)?.checked_add(i128::from(digit - b'0'))?;
         }
-        let scale = u32::try_from(fraction.len()).ok()?;
+        let scale = i32::try_from(fraction.len()).ok()?;
         Some(Decimal { mantissa: if negative { -mantissa } else { mantissa }, scale })
     }
 
@@ -219,15 +221,7 @@ impl PartialOrd for Decimal {
 
 impl fmt::Display for Decimal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let digits = self.mantissa.unsigned_abs().to_string();
-        let sign = if self.is_negative() { "-" } else { "" };
-        let scale = self.scale as usize;
-        if scale == 0 {
-            return write!(f, "{sign}{digits}");
-        }
-        let digits = format!("{digits:0>width$}", width = scale + 1);
-        let (integer, fraction) = digits.split_at(digits.len() - scale);
-        write!(f, "{sign}{integer}.{fraction}")
+        DecimalText::new(self.mantissa, self.scale).fmt(f)
     }
 }
 

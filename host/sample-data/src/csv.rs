@@ -1,6 +1,8 @@
 //! Building CSV lines into a reused buffer: RFC 4180 quoting, integers, money and dates, with no
 //! allocation per row.
 
+use etl_sdk::dates;
+
 /// Appends `text` as one field, quoted (RFC 4180) when it holds a comma, a quote or a line break.
 pub(crate) fn push_text(line: &mut Vec<u8>, text: &[u8]) {
     if text.iter().any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n')) {
@@ -62,8 +64,8 @@ pub(crate) fn push_id(line: &mut Vec<u8>, prefix: u8, number: u64, width: usize)
 pub(crate) fn days(first_year: u16, last_year: u16) -> Vec<[u8; 10]> {
     let mut days = Vec::new();
     for year in first_year..=last_year {
-        for month in 1..=12u8 {
-            for day in 1..=days_in_month(year, month) {
+        for month in 1..=12 {
+            for day in 1..=dates::days_in_month(i64::from(year), month) {
                 let mut text = [0u8; 10];
                 let mut line = Vec::with_capacity(10);
                 push_uint(&mut line, u64::from(year), 4);
@@ -77,15 +79,6 @@ pub(crate) fn days(first_year: u16, last_year: u16) -> Vec<[u8; 10]> {
         }
     }
     days
-}
-
-pub(crate) fn days_in_month(year: u16, month: u8) -> u8 {
-    match month {
-        4 | 6 | 9 | 11 => 30,
-        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => 29,
-        2 => 28,
-        _ => 31,
-    }
 }
 
 #[cfg(test)]

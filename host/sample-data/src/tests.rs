@@ -7,7 +7,6 @@ use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
-use super::csv::days_in_month;
 use super::dims::{CUSTOMER_HEADER, PRODUCT_HEADER};
 use super::orders::ORDER_HEADER;
 use super::rng::{SplitMix64, count_at_rate, sample_sorted};
@@ -18,7 +17,7 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("host-sample-{}-{name}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("sample-data-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         Scratch(dir)
     }
@@ -89,15 +88,7 @@ fn cents(text: &str) -> Option<i64> {
 
 /// A real calendar date written `YYYY-MM-DD`.
 fn is_date(text: &str) -> bool {
-    let b = text.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return false;
-    }
-    let (Ok(year), Ok(month), Ok(day)) = (text[..4].parse::<u16>(), text[5..7].parse::<u8>(), text[8..].parse::<u8>())
-    else {
-        return false;
-    };
-    (1..=12).contains(&month) && (1..=days_in_month(year, month)).contains(&day)
+    etl_sdk::dates::parse_date(text).is_some()
 }
 
 fn files(dir: &Path) -> Vec<Vec<u8>> {

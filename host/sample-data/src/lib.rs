@@ -1,6 +1,7 @@
 //! Deterministic sample data for the e-commerce pipeline (`config/ecommerce.yaml`):
 //! `customers.csv`, `products.csv` and `orders.csv` of any size, dirty in the ways the spec lists,
-//! with an exact count of every defect.
+//! with an exact count of every defect. `host generate-data` writes them with [`generate`] and
+//! prints the [`SampleSummary`].
 //!
 //! The same [`SampleSpec`] always gives the same bytes: the generator draws from SplitMix64
 //! streams derived from the seed (no external RNG crate whose output could change), never from
@@ -178,7 +179,7 @@ impl Kind {
 /// (about 9% of the orders, 8 bytes each) and one list price per product.
 ///
 /// ```no_run
-/// use host::sample::{SampleSpec, generate};
+/// use sample_data::{SampleSpec, generate};
 ///
 /// let summary = generate(&SampleSpec { orders: 10_000, seed: 42 }, "data".as_ref())?;
 /// assert_eq!(summary.customers, 500);
