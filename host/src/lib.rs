@@ -8,5 +8,6 @@ pub mod run;
 pub mod runtime;
 pub mod sinks;
 pub mod state;
+pub mod types;
 pub mod untrusted;
 mod writeback;

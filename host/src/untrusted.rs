@@ -25,6 +25,12 @@ pub enum NameKind {
     Metric,
     /// A stage of a pipeline file: not a plugin's, but a folder name all the same.
     Stage,
+    /// A warehouse table of a pipeline file: a directory under the warehouse root.
+    Table,
+    /// A quarantine source (an ingest file's stem by default): a directory under the quarantine.
+    Source,
+    /// A run id: a directory name (`runs/<id>`, `run_id=<id>`); may be a timestamp.
+    RunId,
 }
 
 impl NameKind {
@@ -32,7 +38,7 @@ impl NameKind {
     pub const fn max_len(self) -> usize {
         match self {
             NameKind::Plugin | NameKind::Port | NameKind::Stage => 64,
-            NameKind::Metric => 128,
+            NameKind::Metric | NameKind::Table | NameKind::Source | NameKind::RunId => 128,
         }
     }
 
@@ -42,7 +48,18 @@ impl NameKind {
             NameKind::Port => "port name",
             NameKind::Metric => "metric name",
             NameKind::Stage => "stage name",
+            NameKind::Table => "table name",
+            NameKind::Source => "quarantine source",
+            NameKind::RunId => "run id",
         }
+    }
+
+    /// Whether a name of this kind may start with `c`: always a letter; a digit too for the
+    /// names that become directories readers glob (never `_`, `-` or `.`, which readers skip or
+    /// take for hidden).
+    fn allows_first(self, c: u8) -> bool {
+        c.is_ascii_alphabetic()
+            || (matches!(self, NameKind::Table | NameKind::Source | NameKind::RunId) && c.is_ascii_digit())
     }
 
     /// Whether `c` may appear in a name of this kind after its first character (always an ASCII
@@ -52,6 +69,7 @@ impl NameKind {
             || c == b'_'
             || c == b'-'
             || (self == NameKind::Metric && matches!(c, b'.' | b':' | b'(' | b')' | b'[' | b']' | b',' | b'=' | b'/'))
+            || (self == NameKind::RunId && matches!(c, b':' | b'+'))
     }
 
     const fn rule(self) -> &'static str {
@@ -60,6 +78,12 @@ impl NameKind {
                 "it must be 1 to 64 ASCII letters, digits, `_` or `-`, starting with a letter"
             }
             NameKind::Metric => "it must be 1 to 128 ASCII letters, digits or `_-.:()[],=/`, starting with a letter",
+            NameKind::Table | NameKind::Source => {
+                "it must be 1 to 128 ASCII letters, digits, `_` or `-`, starting with a letter or digit"
+            }
+            NameKind::RunId => {
+                "it must be 1 to 128 ASCII letters, digits, `_`, `-`, `:` or `+`, starting with a letter or digit"
+            }
         }
     }
 }
@@ -73,17 +97,21 @@ pub struct NameError {
     pub name: PluginText,
 }
 
-/// Checks a name given by a plugin against the grammar of its kind:
+/// Checks a name against the grammar of its kind:
 ///
-/// - plugin and port names: `[A-Za-z][A-Za-z0-9_-]*`, at most 64 bytes. No `.`, `/` or `\`, so a
-///   port name is always one plain file name in its stage's folder, and never a hidden one;
+/// - plugin, port and stage names: `[A-Za-z][A-Za-z0-9_-]*`, at most 64 bytes. No `.`, `/` or
+///   `\`, so a port name is always one plain file name in its stage's folder, and never a hidden
+///   one;
 /// - metric names: `[A-Za-z][A-Za-z0-9_\-.:()\[\],=/]*`, at most 128 bytes
-///   (`failures.not_null(order_id)`). They never become paths.
+///   (`failures.not_null(order_id)`). They never become paths;
+/// - table and quarantine source names: `[A-Za-z0-9][A-Za-z0-9_-]*`, at most 128 bytes; run ids
+///   may also hold `:` and `+` (`2024-01-01T12:00:00+01:00`). No `.` in any: hidden staging
+///   names (`.<table>.staging-...`) can't be confused with another target's.
 pub fn check_name(kind: NameKind, name: &str) -> Result<(), NameError> {
     let bytes = name.as_bytes();
     let fits = !bytes.is_empty()
         && bytes.len() <= kind.max_len()
-        && bytes[0].is_ascii_alphabetic()
+        && kind.allows_first(bytes[0])
         && bytes[1..].iter().all(|&c| kind.allows(c));
     if fits { Ok(()) } else { Err(NameError { kind, name: PluginText::new(name, 80) }) }
 }
@@ -269,6 +297,29 @@ mod tests {
         assert!(check_name(NameKind::Metric, &"m".repeat(128)).is_ok());
         assert!(check_name(NameKind::Metric, &"m".repeat(129)).is_err());
         assert!(check_name(NameKind::Metric, "rows in").is_err());
+
+        // Names that become directories readers glob: a leading digit is fine, a leading `_`,
+        // `-` or `.` (hidden, or skipped by readers) and any `.` are not.
+        for good in ["sales", "sales_by_category_daily", "orders-2", "2024_orders"] {
+            check_name(NameKind::Table, good).unwrap();
+            check_name(NameKind::Source, good).unwrap();
+        }
+        for good in ["20240101T120000Z", "2024-01-01T12:00:00+01:00", "r1"] {
+            check_name(NameKind::RunId, good).unwrap();
+        }
+        let table = |name: &str| check_name(NameKind::Table, name).map_err(|e| e.to_string());
+        let rule = "it must be 1 to 128 ASCII letters, digits, `_` or `-`, starting with a letter or digit";
+        for bad in ["", "../etc", "_tmp", "-x", ".x", "a.b", "a:b"] {
+            assert_eq!(table(bad), Err(format!("table name `{bad}` is not allowed: {rule}")), "{bad:?}");
+        }
+        assert!(table(&"t".repeat(128)).is_ok());
+        assert!(table(&"t".repeat(129)).is_err());
+        assert_eq!(
+            check_name(NameKind::RunId, "a.b").map_err(|e| e.to_string()),
+            Err("run id `a.b` is not allowed: it must be 1 to 128 ASCII letters, digits, `_`, `-`, `:` or `+`, \
+                 starting with a letter or digit"
+                .to_owned())
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use arrow_array::types::Date32Type;
 use arrow_array::{Date32Array, RecordBatch};
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_schema::DataType;
-use host::sinks::TableSpec;
+use host::config::{Source, TableColumn, load};
 use serde_json::{Value, json};
 
 use crate::common::{
@@ -54,12 +54,41 @@ fn duckdb_type(data_type: &DataType) -> String {
     }
 }
 
+/// A warehouse table as `config/ecommerce.yaml` declares it: its typed columns, its partitions.
+struct Declared {
+    columns: Vec<(String, DataType)>,
+    partition_by: Vec<String>,
+}
+
+/// The tables `config/ecommerce.yaml` declares, by name: the spec's (settled details 18-20).
+fn declared_tables() -> BTreeMap<String, Declared> {
+    let path = root().join("config/ecommerce.yaml");
+    let loaded = load(&Source { path: &path, env: "development", env_required: false, set: &[] }).expect("loads");
+    let tables = loaded.file.stages.iter().filter_map(|stage| stage.warehouse.as_ref()).flatten();
+    tables
+        .map(|table| {
+            let columns = table.columns.as_ref().expect("ecommerce.yaml declares every table's columns");
+            let columns = columns
+                .iter()
+                .map(|column| match column {
+                    TableColumn::Typed(typed) => {
+                        (typed.name.clone(), host::types::parse_type(&typed.ty).expect("a known type"))
+                    }
+                    TableColumn::Name(name) => panic!("ecommerce.yaml declares no type for {}.{name}", table.table),
+                })
+                .collect();
+            (table.table.clone(), Declared { columns, partition_by: table.partition_by.clone() })
+        })
+        .collect()
+}
+
 /// Every batch of every Parquet file under `dir`, with the schema stored in them (checked to be
-/// the spec's) and each file's path relative to `dir`.
-fn read_table(dir: &Path, spec: &TableSpec) -> Vec<(String, Vec<RecordBatch>)> {
+/// the declared one) and each file's path relative to `dir`.
+fn read_table(dir: &Path, spec: &Declared) -> Vec<(String, Vec<RecordBatch>)> {
     let files = files_under(dir);
     assert!(!files.is_empty(), "{} has no files", dir.display());
-    let expected: Vec<(&str, &DataType)> = spec.columns.iter().map(|(name, data_type)| (*name, data_type)).collect();
+    let expected: Vec<(&str, &DataType)> =
+        spec.columns.iter().map(|(name, data_type)| (name.as_str(), data_type)).collect();
     files
         .into_iter()
         .map(|(relative, path)| {
@@ -116,7 +145,9 @@ fn duckdb_reads_the_warehouse_as_the_parquet_crate_does() {
     eprintln!("DuckDB {} read the warehouse", duck["duckdb_version"]);
 
     // The fact table: rows, total, dates, and each partition's rows and total.
-    let sales = read_table(&warehouse.join("sales"), TableSpec::find("sales").expect("spec"));
+    let tables = declared_tables();
+    assert_eq!(tables.keys().collect::<Vec<_>>(), ["customers", "products", "sales", "sales_by_category_daily"]);
+    let sales = read_table(&warehouse.join("sales"), &tables["sales"]);
     let mut partitions: BTreeMap<(i64, i64), (usize, i128)> = BTreeMap::new();
     let (mut first, mut last) = (i32::MAX, i32::MIN);
     for (relative, batches) in &sales {
@@ -148,14 +179,14 @@ fn duckdb_reads_the_warehouse_as_the_parquet_crate_does() {
 
     // Column types: decimals stay decimals, dates are DATE, the partition columns integers.
     let types = d["types"].as_object().expect("types");
-    let spec = TableSpec::find("sales").expect("spec");
-    for (column, data_type) in spec.columns {
-        assert_eq!(types.get(*column), Some(&json!(duckdb_type(data_type))), "sales.{column}: {types:?}");
+    let spec = &tables["sales"];
+    for (column, data_type) in &spec.columns {
+        assert_eq!(types.get(column), Some(&json!(duckdb_type(data_type))), "sales.{column}: {types:?}");
     }
     assert_eq!(types["total_amount"], "DECIMAL(18,2)");
     assert_eq!(types["order_date"], "DATE");
-    for column in spec.partition_by {
-        let found = types.get(*column).and_then(Value::as_str).unwrap_or_default();
+    for column in &spec.partition_by {
+        let found = types.get(column).and_then(Value::as_str).unwrap_or_default();
         assert!(
             ["BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT"].contains(&found),
             "sales.{column} is {found:?}"
@@ -170,7 +201,7 @@ fn duckdb_reads_the_warehouse_as_the_parquet_crate_does() {
         ("sales_by_category_daily", &["total_amount_sum", "total_amount_count", "quantity_sum"]),
     ];
     for (table, columns) in sums {
-        let spec = TableSpec::find(table).expect("spec");
+        let spec = &tables[table];
         let batches: Vec<RecordBatch> =
             read_table(&warehouse.join(table), spec).into_iter().flat_map(|(_, batches)| batches).collect();
         let d = &duck[table];
@@ -183,7 +214,7 @@ fn duckdb_reads_the_warehouse_as_the_parquet_crate_does() {
             assert_eq!(d["sums"][*column], json!(expected), "sum({table}.{column})");
         }
         let expected: serde_json::Map<String, Value> =
-            spec.columns.iter().map(|(name, data_type)| ((*name).to_owned(), json!(duckdb_type(data_type)))).collect();
+            spec.columns.iter().map(|(name, data_type)| (name.clone(), json!(duckdb_type(data_type)))).collect();
         let found: serde_json::Map<String, Value> = d["types"].as_object().expect("types").clone();
         assert_eq!(found, expected, "{table} column types");
     }

@@ -193,7 +193,8 @@ pub struct ColumnConfig {
     pub ty: String,
 }
 
-/// One warehouse table and how a load writes it.
+/// One warehouse table: what it stores and how a load writes it. The host knows no table but
+/// from here: two pipelines may give one name two shapes.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TableConfig {
@@ -201,11 +202,67 @@ pub struct TableConfig {
     /// `stage` or `stage.port`.
     pub input: String,
     pub mode: TableMode,
-    /// With `partitioned`: the Int32 columns of the Hive partitions, outermost first.
+    /// The stored columns, in file order, each a name or `{ name, type }` (a declared type is
+    /// checked). Left out: every column of the input but the metadata (`_...`) and partition
+    /// ones, in the input's order.
+    pub columns: Option<Vec<TableColumn>>,
+    /// With `partitioned`: the integer columns of the Hive partitions, outermost first. They are
+    /// stored in the path only.
     #[serde(default)]
     pub partition_by: Vec<String>,
     /// With `upsert`: the key column.
     pub key: Option<String>,
+    /// With `replace`: the columns rows are sorted by (default: every orderable stored column).
+    #[serde(default)]
+    pub sort_by: Vec<String>,
+}
+
+/// A stored column of a warehouse table: `order_id`, or `{ name: quantity, type: int64 }`.
+#[derive(Debug, Clone)]
+pub enum TableColumn {
+    Name(String),
+    Typed(TypedColumn),
+}
+
+impl<'de> Deserialize<'de> for TableColumn {
+    /// A string or a map, each with the error its own shape gives (an untagged enum would only
+    /// say that neither matched).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = TableColumn;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a column name or `{ name: ..., type: ... }`")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<TableColumn, E> {
+                Ok(TableColumn::Name(name.to_owned()))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<TableColumn, A::Error> {
+                TypedColumn::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(TableColumn::Typed)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+impl TableColumn {
+    pub fn name(&self) -> &str {
+        match self {
+            TableColumn::Name(name) | TableColumn::Typed(TypedColumn { name, .. }) => name,
+        }
+    }
+}
+
+/// A stored column with its type (`text`, `int64`, `decimal(18,2)`, ...: [`crate::types`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypedColumn {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

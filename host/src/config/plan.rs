@@ -12,7 +12,8 @@ use crate::ingest::{Column, ColumnType, CsvSchema};
 use crate::runtime::{Limits, Plugin, Runtime, StageErrorKind};
 use crate::untrusted::{self, NameKind};
 
-use super::model::{Paths, PipelineFile, ReportConfig, StageConfig, TableConfig, TableMode};
+use super::model::{Paths, PipelineFile, ReportConfig, StageConfig, TableColumn, TableConfig, TableMode};
+use crate::sinks::{Layout, StoredColumn, TableSpec};
 
 /// The output port of a stage that feeds an input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +82,7 @@ impl PlannedStage {
 pub enum StageKind {
     Ingest { path: PathBuf, source: String, schema: CsvSchema, batch_rows: usize, batch_bytes: usize },
     Plugin { plugin: Arc<Plugin>, config: String, limits: Limits, inputs: Vec<(String, Upstream)> },
-    Warehouse { tables: Vec<(TableConfig, Upstream)> },
+    Warehouse { tables: Vec<(TableSpec, Upstream)> },
     Reports { reports: Vec<(ReportConfig, Upstream)> },
 }
 
@@ -230,10 +231,10 @@ pub fn plan(file: &PipelineFile, path: &Path, runtime: &Runtime) -> Result<Plan,
             }
             PartialKind::Warehouse(tables) => {
                 let mut wired = Vec::new();
-                for table in tables {
-                    let what = format!("table \"{}\" input", table.table);
-                    if let Some(up) = resolve(name, &what, &table.input, &mut problems) {
-                        wired.push((table, up));
+                for (spec, input) in tables {
+                    let what = format!("table \"{}\" input", spec.name());
+                    if let Some(up) = resolve(name, &what, &input, &mut problems) {
+                        wired.push((spec, up));
                     }
                 }
                 StageKind::Warehouse { tables: wired }
@@ -310,6 +311,10 @@ pub fn plan(file: &PipelineFile, path: &Path, runtime: &Runtime) -> Result<Plan,
     if !problems.is_empty() || stages.len() != file.stages.len() {
         return Err(PlanError { path: path.to_owned(), problems });
     }
+    check_known_inputs(&stages, &mut problems);
+    if !problems.is_empty() {
+        return Err(PlanError { path: path.to_owned(), problems });
+    }
     Ok(Plan {
         pipeline: file.pipeline.clone(),
         paths: file.paths.clone(),
@@ -366,9 +371,19 @@ struct Partial {
 }
 
 enum PartialKind {
-    Ingest { path: PathBuf, source: String, schema: CsvSchema },
-    Plugin { plugin: Arc<Plugin>, config: String, limits: Limits, input_ports: Vec<String> },
-    Warehouse(Vec<TableConfig>),
+    Ingest {
+        path: PathBuf,
+        source: String,
+        schema: CsvSchema,
+    },
+    Plugin {
+        plugin: Arc<Plugin>,
+        config: String,
+        limits: Limits,
+        input_ports: Vec<String>,
+    },
+    /// Each table's spec and the output it loads.
+    Warehouse(Vec<(TableSpec, String)>),
     Reports(Vec<ReportConfig>),
 }
 
@@ -478,22 +493,87 @@ fn first_pass(
         });
     }
     if let Some(tables) = &stage.warehouse {
+        let mut specs = Vec::new();
         for table in tables {
-            let t = &table.table;
-            match table.mode {
-                TableMode::Partitioned if table.partition_by.is_empty() => {
-                    problems.push(format!("stage \"{name}\": table \"{t}\": mode partitioned needs `partition_by`"))
-                }
-                TableMode::Upsert if table.key.is_none() => {
-                    problems.push(format!("stage \"{name}\": table \"{t}\": mode upsert needs `key`"))
-                }
-                _ => {}
+            match table_spec(table) {
+                Ok(spec) => specs.push((spec, table.input.clone())),
+                Err(own) => problems
+                    .extend(own.into_iter().map(|p| format!("stage \"{name}\": table \"{}\": {p}", table.table))),
             }
         }
-        return Some(Partial { kind: PartialKind::Warehouse(tables.clone()), outputs: Vec::new() });
+        return Some(Partial { kind: PartialKind::Warehouse(specs), outputs: Vec::new() });
     }
     let reports = stage.reports.clone().unwrap_or_default();
     Some(Partial { kind: PartialKind::Reports(reports), outputs: Vec::new() })
+}
+
+/// The spec of a `warehouse:` entry, or every problem with it.
+fn table_spec(table: &TableConfig) -> Result<TableSpec, Vec<String>> {
+    let mut problems = Vec::new();
+    let mut only = |set: bool, key: &str, mode: &str| {
+        if set {
+            problems.push(format!("`{key}` only applies to mode {mode}"));
+        }
+    };
+    only(!table.partition_by.is_empty() && table.mode != TableMode::Partitioned, "partition_by", "partitioned");
+    only(table.key.is_some() && table.mode != TableMode::Upsert, "key", "upsert");
+    only(!table.sort_by.is_empty() && table.mode != TableMode::Replace, "sort_by", "replace");
+    let layout = match table.mode {
+        TableMode::Partitioned => Layout::Partitioned { partition_by: table.partition_by.clone() },
+        TableMode::Upsert => match &table.key {
+            Some(key) => Layout::Upsert { key: key.clone() },
+            None => {
+                problems.push("mode upsert needs `key`".into());
+                Layout::Upsert { key: String::new() }
+            }
+        },
+        TableMode::Replace => Layout::Replace { sort_by: table.sort_by.clone() },
+    };
+    let columns = table.columns.as_ref().map(|columns| {
+        let column = |(i, column): (usize, &TableColumn)| match column {
+            TableColumn::Name(name) => StoredColumn::any(name.clone()),
+            TableColumn::Typed(typed) => match crate::types::parse_type(&typed.ty) {
+                Ok(data_type) => StoredColumn::typed(typed.name.clone(), data_type),
+                Err(e) => {
+                    problems.push(format!("columns[{i}] ({}): {e}", typed.name));
+                    StoredColumn::any(typed.name.clone())
+                }
+            },
+        };
+        columns.iter().enumerate().map(column).collect()
+    });
+    match TableSpec::new(&table.table, columns, layout) {
+        Ok(spec) if problems.is_empty() => Ok(spec),
+        Ok(_) => Err(problems),
+        Err(more) => {
+            // `key` missing is reported once.
+            problems.extend(more.into_iter().filter(|p| !(table.key.is_none() && p.starts_with("`key`"))));
+            Err(problems)
+        }
+    }
+}
+
+/// Checks each warehouse table fed straight by an ingest stage against the columns that stage
+/// declares (other inputs are plugin outputs, known only when a run makes them).
+fn check_known_inputs(stages: &[PlannedStage], problems: &mut Vec<String>) {
+    for stage in stages {
+        let StageKind::Warehouse { tables } = &stage.kind else { continue };
+        for (spec, upstream) in tables {
+            let Some(StageKind::Ingest { schema, .. }) = stages.get(upstream.stage).map(|s| &s.kind) else { continue };
+            if upstream.port != INGEST_OUTPUTS[0] {
+                continue;
+            }
+            let input = schema.arrow_schema();
+            problems.extend(spec.input_problems(&input).into_iter().map(|p| {
+                format!(
+                    "stage \"{}\": table \"{}\" (input {}): {p}",
+                    stage.name,
+                    spec.name(),
+                    stages[upstream.stage].name
+                )
+            }));
+        }
+    }
 }
 
 fn list(items: &[String]) -> String {

@@ -58,22 +58,19 @@ impl fmt::Display for ColumnType {
 impl FromStr for ColumnType {
     type Err = String;
 
-    /// Parses `text` (or `utf8`), `int64`, `decimal(p,s)` or `date`.
+    /// Parses `text` (or `utf8`), `int64`, `decimal(p,s)` or `date` (the names of
+    /// [`crate::types`] that CSV ingestion reads).
     fn from_str(text: &str) -> Result<Self, String> {
         let unknown = || format!("unknown column type `{text}` (expected text, int64, decimal(p,s) or date)");
-        match text {
-            "text" | "utf8" => return Ok(ColumnType::Utf8),
-            "int64" => return Ok(ColumnType::Int64),
-            "date" => return Ok(ColumnType::Date),
-            _ => {}
+        match crate::types::parse_type(text) {
+            Ok(DataType::Utf8) => Ok(ColumnType::Utf8),
+            Ok(DataType::Int64) => Ok(ColumnType::Int64),
+            Ok(DataType::Date32) => Ok(ColumnType::Date),
+            Ok(DataType::Decimal128(precision, scale)) => Ok(ColumnType::Decimal { precision, scale }),
+            // A decimal out of range says why.
+            Err(problem) if text.starts_with("decimal(") && !problem.starts_with("unknown") => Err(problem),
+            Ok(_) | Err(_) => Err(unknown()),
         }
-        let args = text.strip_prefix("decimal(").and_then(|rest| rest.strip_suffix(')')).ok_or_else(unknown)?;
-        let (precision, scale) = args.split_once(',').ok_or_else(unknown)?;
-        let precision = precision.trim().parse().map_err(|_| unknown())?;
-        let scale = scale.trim().parse().map_err(|_| unknown())?;
-        let ty = ColumnType::Decimal { precision, scale };
-        ty.check().map_err(|problem| format!("column type `{text}`: {problem}"))?;
-        Ok(ty)
     }
 }
 

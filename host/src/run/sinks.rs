@@ -4,8 +4,8 @@ use std::time::Instant;
 
 use arrow_array::RecordBatch;
 
-use crate::config::{Plan, StageKind, TableMode};
-use crate::sinks::{FactTableWriter, QuarantineWriter, replace_table, upsert_dimension, write_report_csv};
+use crate::config::{Plan, StageKind};
+use crate::sinks::{FactTableWriter, Layout, QuarantineWriter, replace_table, upsert_dimension, write_report_csv};
 
 use super::artifacts::Artifacts;
 use super::stages::{StageContext, StageReport};
@@ -18,11 +18,9 @@ pub fn run_sink_stage(ctx: &StageContext<'_>, plan: &Plan) -> Result<StageReport
             for (table, upstream) in tables {
                 let source = ctx.read(upstream)?;
                 let root = &plan.paths.warehouse;
-                let stats = match table.mode {
-                    TableMode::Partitioned => {
-                        let partition_by: Vec<&str> = table.partition_by.iter().map(String::as_str).collect();
-                        let mut writer =
-                            FactTableWriter::create(root, &table.table, &partition_by).map_err(|e| e.to_string())?;
+                let stats = match table.layout() {
+                    Layout::Partitioned { .. } => {
+                        let mut writer = FactTableWriter::create(root, table).map_err(|e| e.to_string())?;
                         for batch in source {
                             let batch = batch?;
                             ctx.check_deadline()?;
@@ -32,20 +30,20 @@ pub fn run_sink_stage(ctx: &StageContext<'_>, plan: &Plan) -> Result<StageReport
                         }
                         writer.commit().map_err(|e| e.to_string())?
                     }
-                    TableMode::Upsert | TableMode::Replace => {
+                    Layout::Upsert { .. } | Layout::Replace { .. } => {
                         let batches = collect(source)?;
                         report.rows_in += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
                         ctx.check_deadline()?;
-                        let result = match (&table.mode, &table.key) {
-                            (TableMode::Upsert, Some(key)) => upsert_dimension(root, &table.table, key, &batches),
-                            _ => replace_table(root, &table.table, &batches),
+                        let result = match table.layout() {
+                            Layout::Upsert { .. } => upsert_dimension(root, table, &batches),
+                            _ => replace_table(root, table, &batches),
                         };
                         result.map_err(|e| e.to_string())?
                     }
                 };
                 report.rows_out += stats.rows_loaded;
-                report.metrics.push((format!("rows_loaded.{}", table.table), stats.rows_loaded as i64));
-                report.metrics.push((format!("rows_kept.{}", table.table), stats.rows_kept as i64));
+                report.metrics.push((format!("rows_loaded.{}", table.name()), stats.rows_loaded as i64));
+                report.metrics.push((format!("rows_kept.{}", table.name()), stats.rows_kept as i64));
             }
         }
         StageKind::Reports { reports } => {

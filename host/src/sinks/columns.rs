@@ -20,78 +20,68 @@ use arrow_select::interleave::interleave;
 use etl_sdk::dates::IsoDate;
 use etl_sdk::decimal::DecimalText;
 
+use super::warehouse::StoredColumn;
 use super::{METADATA_PREFIX, SinkError};
+use crate::types::type_name;
 
 /// Whether `name` is a row-metadata column (`_line`, `_reasons`, ...), never stored.
 pub(crate) fn is_metadata(name: &str) -> bool {
     name.starts_with(METADATA_PREFIX)
 }
 
-/// The columns a sink stores, picked by name from each batch: every column but the metadata
-/// ones and the `excluded` ones (partition columns), all nullable, so that files of the same
-/// table have the same schema whatever nullability the batches declared.
+/// The columns a table stores, picked by name from each batch: the declared ones, in their order,
+/// or every column but the metadata ones and the `excluded` ones (partition columns); all
+/// nullable, so that files of the same table have the same schema whatever nullability the
+/// batches declared.
 #[derive(Debug, Clone)]
 pub(crate) struct Projection {
     pub schema: SchemaRef,
+    /// Whether the columns were declared: then a batch's other columns are simply not stored;
+    /// otherwise a stored column only some batches have is an error.
+    declared: bool,
+    excluded: Vec<String>,
 }
 
 impl Projection {
-    /// The stored columns of batches like `input`. With `expected` (a known table's columns), the
-    /// stored columns must be exactly those, with those types, and are stored in that order;
-    /// every difference is reported.
-    pub fn new(
-        target: &str,
-        input: &Schema,
-        expected: Option<&[(&str, DataType)]>,
-        excluded: &[&str],
-    ) -> Result<Self, SinkError> {
-        let stored = input
-            .fields()
-            .iter()
-            .filter(|field| !is_metadata(field.name()) && !excluded.contains(&field.name().as_str()));
-        let fields: Vec<Field> = match expected {
-            None => stored.map(|field| Field::new(field.name(), field.data_type().clone(), true)).collect(),
-            Some(expected) => {
-                let mut problems = Vec::new();
-                for (name, data_type) in expected {
-                    match input.field_with_name(name) {
-                        Err(_) => problems.push(format!("column `{name}` is missing")),
-                        Ok(field) if field.data_type() != data_type => {
-                            problems.push(format!("column `{name}` is {}, expected {data_type}", field.data_type()))
-                        }
-                        Ok(_) => {}
-                    }
-                }
-                for field in stored {
-                    if !expected.iter().any(|(name, _)| name == field.name()) {
-                        problems.push(format!("column `{}` is not a column of this table", field.name()));
-                    }
-                }
-                if !problems.is_empty() {
-                    return Err(SinkError::Schema { target: target.to_owned(), problems });
-                }
-                expected.iter().map(|(name, data_type)| Field::new(*name, data_type.clone(), true)).collect()
-            }
+    /// The stored columns of batches like `input`: `declared` (named columns, the input's type
+    /// where none is declared; the caller has checked they are there) or all but `excluded`.
+    pub fn new(input: &Schema, declared: Option<&[StoredColumn]>, excluded: &[&str]) -> Self {
+        let fields: Vec<Field> = match declared {
+            Some(columns) => columns
+                .iter()
+                .map(|column| {
+                    let input_type = input.field_with_name(&column.name).map(|field| field.data_type().clone());
+                    let data_type = column.data_type.clone().or(input_type.ok()).unwrap_or(DataType::Null);
+                    Field::new(&column.name, data_type, true)
+                })
+                .collect(),
+            None => input
+                .fields()
+                .iter()
+                .filter(|field| !is_metadata(field.name()) && !excluded.contains(&field.name().as_str()))
+                .map(|field| Field::new(field.name(), field.data_type().clone(), true))
+                .collect(),
         };
-        Ok(Projection { schema: Arc::new(Schema::new(fields)) })
+        Projection {
+            schema: Arc::new(Schema::new(fields)),
+            declared: declared.is_some(),
+            excluded: excluded.iter().map(|name| (*name).to_owned()).collect(),
+        }
     }
 
-    /// The stored columns of `batch`, which must have them all (by name, with their types) and
-    /// no other stored column. `source` says where the batch comes from, for errors (`a later
-    /// batch`).
-    pub fn apply(
-        &self,
-        target: &str,
-        batch: &RecordBatch,
-        excluded: &[&str],
-        source: &str,
-    ) -> Result<RecordBatch, SinkError> {
+    /// The stored columns of `batch`, which must have them all (by name, with their types) and,
+    /// unless the columns were declared, no other stored column. `source` says where the batch
+    /// comes from, for errors (`a later batch`).
+    pub fn apply(&self, target: &str, batch: &RecordBatch, source: &str) -> Result<RecordBatch, SinkError> {
         let mut problems = Vec::new();
         let columns = pick_columns(&self.schema, batch, Some(source), &mut problems);
-        for field in batch.schema_ref().fields() {
-            let name = field.name();
-            if !is_metadata(name) && !excluded.contains(&name.as_str()) && self.schema.field_with_name(name).is_err() {
-                problems.push(format!("column `{name}` is only in {source}"));
+        if !self.declared {
+            for field in batch.schema_ref().fields() {
+                let name = field.name();
+                let stored = !is_metadata(name) && !self.excluded.contains(name);
+                if stored && self.schema.field_with_name(name).is_err() {
+                    problems.push(format!("column `{name}` is only in {source}"));
+                }
             }
         }
         if !problems.is_empty() {
@@ -119,9 +109,9 @@ pub(crate) fn pick_columns(
             Some(column) => problems.push(format!(
                 "column `{}` is {}{}, expected {}",
                 field.name(),
-                column.data_type(),
+                type_name(column.data_type()),
                 place("in"),
-                field.data_type()
+                type_name(field.data_type())
             )),
             None => problems.push(format!("column `{}` is missing{}", field.name(), place("from"))),
         }
@@ -413,12 +403,12 @@ mod tests {
         let mut problems = Vec::new();
         let columns = pick_columns(&stored, &input, None, &mut problems);
         assert_eq!(columns.len(), 1);
-        assert_eq!(problems, ["column `id` is Utf8, expected Int64", "column `region` is missing"]);
-        let projection = Projection { schema: Arc::new(stored) };
-        let error = projection.apply("t", &input, &[], "a later batch").unwrap_err();
+        assert_eq!(problems, ["column `id` is text, expected int64", "column `region` is missing"]);
+        let projection = Projection::new(&stored, None, &[]);
+        let error = projection.apply("t", &input, "a later batch").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "t: column `id` is Utf8 in a later batch, expected Int64; column `region` is missing from a later batch"
+            "t: column `id` is text in a later batch, expected int64; column `region` is missing from a later batch"
         );
     }
 

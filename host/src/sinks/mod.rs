@@ -56,11 +56,12 @@ use arrow_schema::ArrowError;
 use parquet::errors::ParquetError;
 
 use crate::ingest::IngestError;
+use crate::untrusted::NameError;
 
 pub(crate) use columns::write_decimal;
 pub use quarantine::{MESSAGE_COLUMN, QuarantineWriter, REASONS_COLUMN};
 pub use report::write_report_csv;
-pub use warehouse::{FactTableWriter, LoadStats, TableSpec, replace_table, upsert_dimension};
+pub use warehouse::{FactTableWriter, Layout, LoadStats, StoredColumn, TableSpec, replace_table, upsert_dimension};
 
 /// The prefix of row-metadata columns, never stored in the warehouse.
 pub const METADATA_PREFIX: &str = "_";
@@ -82,8 +83,9 @@ pub enum SinkError {
     Data { target: String, message: String },
     #[error("{target}: another load is in progress (the lock {} is held)", path.display())]
     Busy { target: String, path: PathBuf },
-    #[error("{what} `{name}` is not a valid name: {rule}")]
-    Name { what: &'static str, name: String, rule: &'static str },
+    /// A table, source or run name that can't be a directory name ([`crate::untrusted::check_name`]).
+    #[error(transparent)]
+    Name(#[from] NameError),
     #[error("{target}: cannot re-read the rejected rows' raw text: {source}")]
     RawRecords { target: String, source: IngestError },
     #[error("{target}: cannot build a batch (this is a bug): {source}")]
@@ -116,56 +118,5 @@ impl SinkError {
 
     pub(crate) fn data(target: &str, message: impl Into<String>) -> SinkError {
         SinkError::Data { target: target.to_owned(), message: message.into() }
-    }
-}
-
-/// Checks a name that becomes a path component: a table or source name (`what` = `table`,
-/// `source`) is `[A-Za-z0-9_-]+` not starting with `_` or `-`; a run id is `[A-Za-z0-9_:+-]+`.
-/// Neither may hold a `.`, so hidden staging names can't be confused with another target's.
-pub(crate) fn check_name(what: &'static str, name: &str) -> Result<(), SinkError> {
-    let error = |rule| Err(SinkError::Name { what, name: name.to_owned(), rule });
-    let run_id = what == "run id";
-    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || (run_id && (c == ':' || c == '+'));
-    if name.is_empty() || name.len() > 128 {
-        error("it must have 1 to 128 characters")
-    } else if !name.chars().all(allowed) {
-        error(if run_id {
-            "only ASCII letters, digits, `_`, `-`, `:` and `+` are allowed"
-        } else {
-            "only ASCII letters, digits, `_` and `-` are allowed"
-        })
-    } else if !run_id && (name.starts_with('_') || name.starts_with('-')) {
-        error("it must not start with `_` or `-` (readers skip such directories)")
-    } else {
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_checked() {
-        for good in ["sales", "sales_by_category_daily", "orders-2"] {
-            check_name("table", good).unwrap();
-        }
-        for good in ["20240101T120000Z", "2024-01-01T12:00:00+01:00", "r1"] {
-            check_name("run id", good).unwrap();
-        }
-        let message = |what, name| check_name(what, name).unwrap_err().to_string();
-        assert_eq!(
-            message("table", "../etc"),
-            "table `../etc` is not a valid name: only ASCII letters, digits, `_` and `-` are allowed"
-        );
-        assert_eq!(
-            message("table", "_tmp"),
-            "table `_tmp` is not a valid name: it must not start with `_` or `-` (readers skip such directories)"
-        );
-        assert_eq!(message("run id", ""), "run id `` is not a valid name: it must have 1 to 128 characters");
-        assert_eq!(
-            message("run id", "a.b"),
-            "run id `a.b` is not a valid name: only ASCII letters, digits, `_`, `-`, `:` and `+` are allowed"
-        );
     }
 }

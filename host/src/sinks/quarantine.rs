@@ -23,11 +23,12 @@ use arrow_array::types::Int64Type;
 use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, SchemaRef};
 
+use super::SinkError;
 use super::columns::{pick_columns, write_value};
 use super::files::{ColumnEncodings, ParquetFile};
 use super::publish::{Staging, clean_leftovers, sync_parent};
-use super::{SinkError, check_name};
 use crate::ingest::{CsvSchema, LINE_COLUMN, OFFSET_COLUMN, read_raw_records};
+use crate::untrusted::{NameKind, check_name};
 
 /// The reasons column of rejected rows.
 pub const REASONS_COLUMN: &str = "_reasons";
@@ -63,8 +64,8 @@ impl QuarantineWriter {
         csv_path: &Path,
         csv_schema: &CsvSchema,
     ) -> Result<Self, SinkError> {
-        check_name("source", source)?;
-        check_name("run id", run_id)?;
+        check_name(NameKind::Source, source)?;
+        check_name(NameKind::RunId, run_id)?;
         let target = format!("quarantine {source}/run_id={run_id}");
         let source_dir = quarantine_root.join(source);
         if !source_dir.is_dir() {
@@ -74,7 +75,7 @@ impl QuarantineWriter {
         let prefix = format!("{source}.run_id=");
         clean_leftovers(&target, quarantine_root, |name| {
             let run = name.strip_prefix(&prefix)?;
-            check_name("run id", run).is_ok().then(|| source_dir.join(format!("run_id={run}")))
+            check_name(NameKind::RunId, run).is_ok().then(|| source_dir.join(format!("run_id={run}")))
         })?;
         let staging = Staging::create(&target, quarantine_root, &format!("{prefix}{run_id}"))?;
         let schema = csv_schema.quarantine_schema();
@@ -503,6 +504,6 @@ mod tests {
         );
         let error = QuarantineWriter::create(scratch.path(), "orders", "../x", "orders.csv", &csv, &orders_schema())
             .unwrap_err();
-        assert!(matches!(error, SinkError::Name { .. }), "{error}");
+        assert!(matches!(error, SinkError::Name(_)), "{error}");
     }
 }

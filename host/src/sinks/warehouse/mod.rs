@@ -8,10 +8,13 @@
 //!   key, keys absent from the input are kept.
 //! - [`replace_table`] replaces a table whole.
 //!
+//! What a table stores and how it is laid out is its [`TableSpec`], from the pipeline file's
+//! `warehouse:` entry: the columns it keeps (with types to check, or all of the input's), its
+//! [`Layout`] (partition columns, key or sort columns). The host knows no table of its own.
+//!
 //! The same input always gives the same bytes: files are named `part-NNNNN.parquet` in order,
 //! the footer holds no time, fact rows keep their input order, dimensions are sorted by key and
-//! other tables by their [`TableSpec::sort_by`] columns. The tables of the spec ([`TableSpec::ALL`],
-//! settled details 18-20) are checked column by column; other tables store what they are given.
+//! replaced tables by their `sort_by` columns.
 //!
 //! A fact load holds at most [`FactTableWriter::with_memory_budget`] bytes of row groups in
 //! progress across its partitions (flushing the biggest when over) and at most
@@ -31,11 +34,13 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use arrow_select::take::take_record_batch;
 use serde::Serialize;
 
-use super::columns::{Projection, SortValue, gather, is_orderable, sort_values, sorted_rows};
+use super::SinkError;
+use super::columns::{Projection, SortValue, gather, is_metadata, is_orderable, sort_values, sorted_rows};
 use super::files::{ColumnEncodings, MAX_ROW_GROUP_ROWS, ParquetFile, parquet_files, parquet_rows, read_parquet};
 use super::publish::{Lock, Staging, clean_leftovers, crash_point, sync_parent};
-use super::{SinkError, check_name};
 use crate::ingest::LINE_COLUMN;
+use crate::types::type_name;
+use crate::untrusted::{NameKind, check_name};
 
 /// Rows gathered into one batch when a sorted table is written.
 const WRITE_BATCH_ROWS: usize = 64 * 1024;
@@ -47,96 +52,209 @@ pub const DEFAULT_MAX_OPEN_FILES: usize = 128;
 /// The most threads [`FactTableWriter`] encodes partitions on.
 pub const MAX_WORKERS: usize = 4;
 
-/// A warehouse table the spec defines: its stored columns and types, and how it is laid out.
-#[derive(Debug)]
+/// A warehouse table as its pipeline file's `warehouse:` entry declares it: what it stores and
+/// how it is laid out. Nothing about a table is known but what its spec says; two pipelines may
+/// give one name two shapes.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableSpec {
-    pub name: &'static str,
-    /// The columns stored in the files, in file order.
-    pub columns: &'static [(&'static str, DataType)],
-    /// The integer partition columns, in path order; they live in the path only.
-    pub partition_by: &'static [&'static str],
-    /// The columns rows are sorted by: a dimension's key, an aggregate's group keys.
-    pub sort_by: &'static [&'static str],
+    name: String,
+    columns: Option<Vec<StoredColumn>>,
+    layout: Layout,
 }
 
-/// `warehouse/sales` (settled detail 18).
-pub static SALES: TableSpec = TableSpec {
-    name: "sales",
-    columns: &[
-        ("order_id", DataType::Utf8),
-        ("customer_id", DataType::Utf8),
-        ("product_id", DataType::Utf8),
-        ("quantity", DataType::Int64),
-        ("unit_price", DataType::Decimal128(10, 2)),
-        ("order_date", DataType::Date32),
-        ("total_amount", DataType::Decimal128(18, 2)),
-        ("order_date_day", DataType::Int32),
-        ("product_name", DataType::Utf8),
-        ("category", DataType::Utf8),
-        ("name", DataType::Utf8),
-        ("email", DataType::Utf8),
-        ("region", DataType::Utf8),
-    ],
-    partition_by: &["order_date_year", "order_date_month"],
-    sort_by: &[],
-};
+/// A column a table stores: its name and, when declared, its type (checked against the input).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredColumn {
+    pub name: String,
+    pub data_type: Option<DataType>,
+}
 
-/// `warehouse/customers` (settled detail 19).
-pub static CUSTOMERS: TableSpec = TableSpec {
-    name: "customers",
-    columns: &[
-        ("customer_id", DataType::Utf8),
-        ("name", DataType::Utf8),
-        ("email", DataType::Utf8),
-        ("region", DataType::Utf8),
-        ("signup_date", DataType::Date32),
-    ],
-    partition_by: &[],
-    sort_by: &["customer_id"],
-};
-
-/// `warehouse/products` (settled detail 19).
-pub static PRODUCTS: TableSpec = TableSpec {
-    name: "products",
-    columns: &[
-        ("product_id", DataType::Utf8),
-        ("product_name", DataType::Utf8),
-        ("category", DataType::Utf8),
-        ("list_price", DataType::Decimal128(10, 2)),
-    ],
-    partition_by: &[],
-    sort_by: &["product_id"],
-};
-
-/// `warehouse/sales_by_category_daily` (settled detail 20).
-pub static SALES_BY_CATEGORY_DAILY: TableSpec = TableSpec {
-    name: "sales_by_category_daily",
-    columns: &[
-        ("order_date", DataType::Date32),
-        ("category", DataType::Utf8),
-        ("total_amount_sum", DataType::Decimal128(18, 2)),
-        ("total_amount_avg", DataType::Decimal128(18, 2)),
-        ("total_amount_count", DataType::Int64),
-        ("quantity_sum", DataType::Int64),
-    ],
-    partition_by: &[],
-    sort_by: &["order_date", "category"],
-};
-
-impl TableSpec {
-    /// The spec's tables.
-    pub const ALL: [&'static TableSpec; 4] = [&SALES, &CUSTOMERS, &PRODUCTS, &SALES_BY_CATEGORY_DAILY];
-
-    /// The spec's table named `name`, if any.
-    pub fn find(name: &str) -> Option<&'static TableSpec> {
-        Self::ALL.into_iter().find(|spec| spec.name == name)
+impl StoredColumn {
+    /// A column stored with whatever type the input gives it.
+    pub fn any(name: impl Into<String>) -> Self {
+        StoredColumn { name: name.into(), data_type: None }
     }
 
-    /// The Arrow schema of the files: the stored columns, all nullable.
-    pub fn file_schema(&self) -> SchemaRef {
-        let fields: Vec<Field> =
-            self.columns.iter().map(|(name, data_type)| Field::new(*name, data_type.clone(), true)).collect();
-        Arc::new(Schema::new(fields))
+    /// A column the input must give with type `data_type`.
+    pub fn typed(name: impl Into<String>, data_type: DataType) -> Self {
+        StoredColumn { name: name.into(), data_type: Some(data_type) }
+    }
+}
+
+/// How a table is laid out and what a load does to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layout {
+    /// A fact table in Hive partitions by these integer columns (outermost first; they live in
+    /// the path only), loaded by a [`FactTableWriter`]: a partition a load has rows for is
+    /// replaced whole, the others are kept. Rows keep their input order.
+    Partitioned { partition_by: Vec<String> },
+    /// A dimension merged on `key` by [`upsert_dimension`], sorted by it.
+    Upsert { key: String },
+    /// Replaced whole by [`replace_table`], sorted by `sort_by` (empty: by every orderable stored
+    /// column, in order).
+    Replace { sort_by: Vec<String> },
+}
+
+impl TableSpec {
+    /// The table `name` laid out as `layout`, storing `columns` (in this order; the input's
+    /// other columns are not stored) or, with `None`, every column of the input but the
+    /// metadata ones (`_line`, ...) and the partition columns. Every problem is listed.
+    pub fn new(name: &str, columns: Option<Vec<StoredColumn>>, layout: Layout) -> Result<Self, Vec<String>> {
+        let mut problems = Vec::new();
+        if let Err(error) = check_name(NameKind::Table, name) {
+            problems.push(error.to_string());
+        }
+        if let Some(columns) = &columns {
+            if columns.is_empty() {
+                problems.push("`columns` is empty: list the columns to store, or leave it out to store all".into());
+            }
+            for (i, column) in columns.iter().enumerate() {
+                if columns[..i].iter().any(|other| other.name == column.name) {
+                    problems.push(format!("column `{}` is listed twice", column.name));
+                }
+                if is_metadata(&column.name) {
+                    problems.push(format!("column `{}` is row metadata (`_...`), never stored", column.name));
+                }
+            }
+        }
+        let stored = |column: &String| columns.as_ref().is_none_or(|columns| columns.iter().any(|c| &c.name == column));
+        let (what, names): (&str, &[String]) = match &layout {
+            Layout::Partitioned { partition_by } => ("partition_by", partition_by),
+            Layout::Upsert { key } => ("key", std::slice::from_ref(key)),
+            Layout::Replace { sort_by } => ("sort_by", sort_by),
+        };
+        if names.is_empty() && !matches!(layout, Layout::Replace { .. }) {
+            problems.push(format!("`{what}` needs at least one column"));
+        }
+        for (i, name) in names.iter().enumerate() {
+            if names[..i].contains(name) {
+                problems.push(format!("`{what}` lists `{name}` twice"));
+            } else if matches!(layout, Layout::Partitioned { .. }) {
+                if columns.is_some() && stored(name) {
+                    problems.push(format!(
+                        "partition column `{name}` is also in `columns`: partition values live in the path only"
+                    ));
+                }
+            } else if !stored(name) {
+                problems.push(format!("`{what}` column `{name}` is not one of the stored `columns`"));
+            }
+        }
+        if problems.is_empty() { Ok(TableSpec { name: name.to_owned(), columns, layout }) } else { Err(problems) }
+    }
+
+    /// A table partitioned by `partition_by`, storing all of its input's other columns.
+    pub fn partitioned(name: &str, partition_by: &[&str]) -> Result<Self, Vec<String>> {
+        let partition_by = partition_by.iter().map(|c| (*c).to_owned()).collect();
+        Self::new(name, None, Layout::Partitioned { partition_by })
+    }
+
+    /// A dimension keyed by `key`, storing all of its input's columns.
+    pub fn upsert(name: &str, key: &str) -> Result<Self, Vec<String>> {
+        Self::new(name, None, Layout::Upsert { key: key.to_owned() })
+    }
+
+    /// A table replaced whole and sorted by `sort_by`, storing all of its input's columns.
+    pub fn replace(name: &str, sort_by: &[&str]) -> Result<Self, Vec<String>> {
+        Self::new(name, None, Layout::Replace { sort_by: sort_by.iter().map(|c| (*c).to_owned()).collect() })
+    }
+
+    /// This spec storing exactly `columns`, in this order.
+    pub fn with_columns(self, columns: Vec<StoredColumn>) -> Result<Self, Vec<String>> {
+        Self::new(&self.name, Some(columns), self.layout)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The declared stored columns; `None`: all of the input's.
+    pub fn columns(&self) -> Option<&[StoredColumn]> {
+        self.columns.as_deref()
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The partition columns (none unless partitioned).
+    pub fn partition_by(&self) -> &[String] {
+        match &self.layout {
+            Layout::Partitioned { partition_by } => partition_by,
+            Layout::Upsert { .. } | Layout::Replace { .. } => &[],
+        }
+    }
+
+    /// The Arrow schema of the files when every stored column has a declared type: what an empty
+    /// table is created with.
+    pub fn declared_schema(&self) -> Option<SchemaRef> {
+        let fields = self.columns.as_ref()?.iter().map(|column| {
+            let data_type = column.data_type.clone()?;
+            Some(Field::new(&column.name, data_type, true))
+        });
+        Some(Arc::new(Schema::new(fields.collect::<Option<Vec<Field>>>()?)))
+    }
+
+    /// What is wrong with loading batches of `input` into this table: stored columns missing or
+    /// of another type than declared, partition columns missing or not integers, a key or sort
+    /// column missing or unsortable. `host validate` asks it of inputs whose schema it knows
+    /// (ingest stages); every load asks it of its first batch.
+    pub fn input_problems(&self, input: &Schema) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Some(columns) = &self.columns {
+            for column in columns {
+                match (input.field_with_name(&column.name), &column.data_type) {
+                    (Err(_), _) => problems.push(format!("column `{}` is missing from the input", column.name)),
+                    (Ok(field), Some(declared)) if field.data_type() != declared => problems.push(format!(
+                        "column `{}` is {} in the input, the table declares {}",
+                        column.name,
+                        type_name(field.data_type()),
+                        type_name(declared)
+                    )),
+                    (Ok(_), _) => {}
+                }
+            }
+        }
+        let orderable = |what: &str, name: &str, integer: bool, problems: &mut Vec<String>| match input
+            .field_with_name(name)
+        {
+            // A missing stored column is reported above.
+            Err(_) if self.columns.is_none() || what == "partition" => {
+                problems.push(format!("{what} column `{name}` is missing from the input"))
+            }
+            Ok(field) if integer && !field.data_type().is_integer() => problems
+                .push(format!("{what} column `{name}` is {}, expected an integer type", type_name(field.data_type()))),
+            Ok(field) if !is_orderable(field.data_type()) => problems
+                .push(format!("{what} column `{name}` is {}, which cannot be sorted", type_name(field.data_type()))),
+            _ => {}
+        };
+        match &self.layout {
+            Layout::Partitioned { partition_by } => {
+                for name in partition_by {
+                    orderable("partition", name, true, &mut problems);
+                }
+            }
+            Layout::Upsert { key } => orderable("key", key, false, &mut problems),
+            Layout::Replace { sort_by } => {
+                for name in sort_by {
+                    orderable("sort", name, false, &mut problems);
+                }
+            }
+        }
+        problems
+    }
+
+    /// The stored columns of batches of `input`, checked with [`input_problems`](Self::input_problems).
+    fn projection(&self, target: &str, input: &Schema) -> Result<Projection, SinkError> {
+        let problems = self.input_problems(input);
+        if !problems.is_empty() {
+            return Err(SinkError::Schema { target: target.to_owned(), problems });
+        }
+        let partition_by: Vec<&str> = self.partition_by().iter().map(String::as_str).collect();
+        Ok(Projection::new(input, self.columns.as_deref(), &partition_by))
+    }
+
+    fn target(&self) -> String {
+        format!("warehouse table {}", self.name)
     }
 }
 
@@ -169,7 +287,7 @@ struct Load {
 
 impl Load {
     fn begin(root: &Path, table: &str) -> Result<Self, SinkError> {
-        check_name("table", table)?;
+        check_name(NameKind::Table, table)?;
         let target = format!("warehouse table {table}");
         if !root.is_dir() {
             fs::create_dir_all(root).map_err(SinkError::io(&target, "create the warehouse directory", root))?;
@@ -218,8 +336,7 @@ pub struct FactTableWriter {
     // Declared first, so that the files are closed before the staging directory is deleted.
     partitions: BTreeMap<Vec<i128>, Partition>,
     load: Load,
-    spec: Option<&'static TableSpec>,
-    partition_by: Vec<String>,
+    spec: TableSpec,
     projection: Option<Projection>,
     /// Chosen from the first batch with rows.
     encodings: Option<ColumnEncodings>,
@@ -232,29 +349,17 @@ pub struct FactTableWriter {
 }
 
 impl FactTableWriter {
-    /// Starts a load of `<root>/<table>`, partitioned by the integer columns `partition_by`
-    /// (for the spec's tables, the spec's). Fails with [`SinkError::Busy`] while another load of
-    /// the table runs.
-    pub fn create(root: &Path, table: &str, partition_by: &[&str]) -> Result<Self, SinkError> {
-        let target = format!("warehouse table {table}");
-        let spec = TableSpec::find(table);
-        if partition_by.is_empty() {
-            return Err(SinkError::Schema {
-                target,
-                problems: vec!["a fact table needs at least one partition column".to_owned()],
-            });
-        }
-        if let Some(spec) = spec
-            && spec.partition_by != partition_by
-        {
-            let problem = format!("the table is partitioned by {:?}, not {partition_by:?}", spec.partition_by);
-            return Err(SinkError::Schema { target, problems: vec![problem] });
+    /// Starts a load of the partitioned table `spec` under `root`. Fails with
+    /// [`SinkError::Busy`] while another load of the table runs.
+    pub fn create(root: &Path, spec: &TableSpec) -> Result<Self, SinkError> {
+        if !matches!(spec.layout, Layout::Partitioned { .. }) {
+            let problem = "the table is not partitioned: load it with upsert_dimension or replace_table".to_owned();
+            return Err(SinkError::Schema { target: spec.target(), problems: vec![problem] });
         }
         Ok(FactTableWriter {
             partitions: BTreeMap::new(),
-            load: Load::begin(root, table)?,
-            spec,
-            partition_by: partition_by.iter().map(|name| (*name).to_owned()).collect(),
+            load: Load::begin(root, &spec.name)?,
+            spec: spec.clone(),
             projection: None,
             encodings: None,
             memory_budget: DEFAULT_MEMORY_BUDGET,
@@ -288,20 +393,18 @@ impl FactTableWriter {
     }
 
     /// Adds `batch`'s rows, each to the partition its partition columns name. Columns starting
-    /// with `_` and the partition columns are not stored. The first batch fixes the stored
-    /// columns; for the spec's tables they must be the spec's.
+    /// with `_` and the partition columns are not stored. The first batch is checked against the
+    /// spec and fixes the stored columns.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
-        let excluded: Vec<&str> = self.partition_by.iter().map(String::as_str).collect();
         let target = self.load.target.as_str();
         let projection = match &self.projection {
             Some(projection) => projection,
             None => {
-                let projection =
-                    Projection::new(target, batch.schema_ref(), self.spec.map(|spec| spec.columns), &excluded)?;
+                let projection = self.spec.projection(target, batch.schema_ref())?;
                 self.projection.insert(projection)
             }
         };
-        let stored = projection.apply(target, batch, &excluded, "a later batch")?;
+        let stored = projection.apply(target, batch, "a later batch")?;
         let schema = projection.schema.clone();
         if self.encodings.is_none() && stored.num_rows() > 0 {
             self.encodings = Some(ColumnEncodings::choose(&stored));
@@ -380,14 +483,15 @@ impl FactTableWriter {
     fn partition_rows(&self, batch: &RecordBatch) -> Result<BTreeMap<Vec<i128>, Vec<u32>>, SinkError> {
         let target = self.load.target.as_str();
         let mut problems = Vec::new();
-        let mut columns = Vec::with_capacity(self.partition_by.len());
-        for name in &self.partition_by {
+        let partition_by = self.spec.partition_by();
+        let mut columns = Vec::with_capacity(partition_by.len());
+        for name in partition_by {
             match batch.column_by_name(name) {
                 None => problems.push(format!("partition column `{name}` is missing")),
-                Some(column) if !column.data_type().is_integer() => {
-                    problems
-                        .push(format!("partition column `{name}` is {}, expected an integer type", column.data_type()));
-                }
+                Some(column) if !column.data_type().is_integer() => problems.push(format!(
+                    "partition column `{name}` is {}, expected an integer type",
+                    type_name(column.data_type())
+                )),
                 Some(column) => columns.push(sort_values(column.as_ref()).unwrap_or_default()),
             }
         }
@@ -400,7 +504,7 @@ impl FactTableWriter {
         let mut key = Vec::with_capacity(columns.len());
         for row in 0..rows {
             key.clear();
-            for (values, name) in columns.iter().zip(&self.partition_by) {
+            for (values, name) in columns.iter().zip(partition_by) {
                 match values.get(row as usize) {
                     Some(SortValue::Number(value)) => key.push(*value),
                     _ => {
@@ -440,7 +544,7 @@ impl FactTableWriter {
         if needs_file && self.open_files >= self.max_open_files {
             self.close_least_recently_used()?;
         }
-        let partition_by = &self.partition_by;
+        let partition_by = self.spec.partition_by();
         let partition = self.partitions.entry(key).or_insert_with_key(|key| Partition {
             dir: partition_by
                 .iter()
@@ -516,7 +620,7 @@ impl FactTableWriter {
             written.insert(partition.dir);
         }
         crash_point("after_files");
-        let partition_by: Vec<&str> = self.partition_by.iter().map(String::as_str).collect();
+        let partition_by: Vec<&str> = self.spec.partition_by().iter().map(String::as_str).collect();
         let keep = KeepUnchanged { target: &target, partition_by: &partition_by, written: &written };
         keep.link(&self.load.destination, self.load.staging.path(), "", &mut stats)?;
         crash_point("after_links");
@@ -617,45 +721,39 @@ impl KeepUnchanged<'_> {
     }
 }
 
-/// Merges `batches` into the dimension `<root>/<table>` on the column `key`: a row of the input
-/// replaces the stored row with the same key, stored keys absent from the input are kept, and
-/// of input rows sharing a key the first is kept (null keys are one key). The new version is one
-/// file sorted by key (nulls last), published atomically.
+/// Merges `batches` into the dimension `spec` (laid out [`Layout::Upsert`]) under `root` on its
+/// key column: a row of the input replaces the stored row with the same key, stored keys absent
+/// from the input are kept, and of input rows sharing a key the first is kept (null keys are
+/// one key). The new version is one file sorted by key (nulls last), published atomically.
 ///
-/// With no batches the table is rewritten as it was (or, for a spec table that doesn't exist
-/// yet, created empty).
-pub fn upsert_dimension(root: &Path, table: &str, key: &str, batches: &[RecordBatch]) -> Result<LoadStats, SinkError> {
-    let target = format!("warehouse table {table}");
-    let spec = TableSpec::find(table);
-    if let Some(spec) = spec
-        && spec.sort_by != [key]
-    {
-        let problem = format!("the table's key is {:?}, not `{key}`", spec.sort_by);
+/// With no batches the table is rewritten as it was (or, if it doesn't exist yet and every
+/// stored column has a declared type, created empty).
+pub fn upsert_dimension(root: &Path, spec: &TableSpec, batches: &[RecordBatch]) -> Result<LoadStats, SinkError> {
+    let target = spec.target();
+    let Layout::Upsert { key } = &spec.layout else {
+        let problem = "the table is not keyed: load it with a FactTableWriter or replace_table".to_owned();
         return Err(SinkError::Schema { target, problems: vec![problem] });
-    }
-    let load = Load::begin(root, table)?;
+    };
+    let load = Load::begin(root, &spec.name)?;
     let mut previous = Vec::new();
     for path in parquet_files(&target, &load.destination)? {
         previous.extend(read_parquet(&target, &path)?.1);
     }
-    let source = match (batches.first(), spec, previous.first()) {
+    let source = match (batches.first(), spec.declared_schema(), previous.first()) {
         (Some(batch), _, _) => batch.schema(),
-        (None, Some(spec), _) => spec.file_schema(),
+        (None, Some(declared), _) => declared,
         (None, None, Some(batch)) => batch.schema(),
         // Nothing to store and nothing stored.
         (None, None, None) => return Ok(LoadStats::default()),
     };
-    let projection = Projection::new(&target, &source, spec.map(|spec| spec.columns), &[])?;
-    if projection.schema.field_with_name(key).is_err() {
-        return Err(SinkError::Schema { target, problems: vec![format!("key column `{key}` is missing")] });
-    }
+    let projection = spec.projection(&target, &source)?;
     let mut all = Vec::with_capacity(batches.len() + previous.len());
     for batch in batches {
-        all.push(projection.apply(&target, batch, &[], "a later batch")?);
+        all.push(projection.apply(&target, batch, "a later batch")?);
     }
     let new_batches = all.len();
     for batch in &previous {
-        all.push(projection.apply(&target, batch, &[], "the table's current files")?);
+        all.push(projection.apply(&target, batch, "the table's current files")?);
     }
     drop(previous);
     let keys: Vec<Vec<SortValue<'_>>> = all
@@ -685,42 +783,34 @@ pub fn upsert_dimension(root: &Path, table: &str, key: &str, batches: &[RecordBa
     Ok(stats)
 }
 
-/// Replaces `<root>/<table>` whole with `batches`, as one file sorted by the table's
-/// [`TableSpec::sort_by`] columns (for a table the spec doesn't define, by every orderable
-/// column in order), published atomically. Columns starting with `_` are not stored.
-pub fn replace_table(root: &Path, table: &str, batches: &[RecordBatch]) -> Result<LoadStats, SinkError> {
-    let target = format!("warehouse table {table}");
-    let spec = TableSpec::find(table);
-    if let Some(spec) = spec
-        && !spec.partition_by.is_empty()
-    {
-        let problem = "the table is partitioned: load it with a FactTableWriter".to_owned();
+/// Replaces the table `spec` (laid out [`Layout::Replace`]) under `root` whole with `batches`,
+/// as one file sorted by its `sort_by` columns (none given: by every orderable stored column, in
+/// order), published atomically. With no batches the table is empty (with the declared columns
+/// when every one has a type, else with none).
+pub fn replace_table(root: &Path, spec: &TableSpec, batches: &[RecordBatch]) -> Result<LoadStats, SinkError> {
+    let target = spec.target();
+    let Layout::Replace { sort_by } = &spec.layout else {
+        let problem = "the table is not replaced whole: load it with a FactTableWriter or upsert_dimension".to_owned();
         return Err(SinkError::Schema { target, problems: vec![problem] });
-    }
-    let load = Load::begin(root, table)?;
-    let source = match (batches.first(), spec) {
+    };
+    let load = Load::begin(root, &spec.name)?;
+    let source = match (batches.first(), spec.declared_schema()) {
         (Some(batch), _) => batch.schema(),
-        (None, Some(spec)) => spec.file_schema(),
+        (None, Some(declared)) => declared,
         // No rows and no columns: an empty table.
         (None, None) => {
             load.publish()?;
             return Ok(LoadStats::default());
         }
     };
-    let projection = Projection::new(&target, &source, spec.map(|spec| spec.columns), &[])?;
-    let all = batches
-        .iter()
-        .map(|batch| projection.apply(&target, batch, &[], "a later batch"))
-        .collect::<Result<Vec<_>, _>>()?;
-    let sort_by: Vec<&str> = match spec {
-        Some(spec) => spec.sort_by.to_vec(),
-        None => projection
-            .schema
-            .fields()
-            .iter()
-            .filter(|field| is_orderable(field.data_type()))
-            .map(|field| field.name().as_str())
-            .collect(),
+    let projection = spec.projection(&target, &source)?;
+    let all =
+        batches.iter().map(|batch| projection.apply(&target, batch, "a later batch")).collect::<Result<Vec<_>, _>>()?;
+    let sort_by: Vec<&str> = if sort_by.is_empty() {
+        let fields = projection.schema.fields().iter();
+        fields.filter(|field| is_orderable(field.data_type())).map(|field| field.name().as_str()).collect()
+    } else {
+        sort_by.iter().map(String::as_str).collect()
     };
     let rows = sorted_rows(&target, &all, &sort_by)?;
     write_rows(&load, &projection.schema, &all, &rows)?;

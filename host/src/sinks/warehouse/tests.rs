@@ -13,15 +13,57 @@ use crate::sinks::files::CREATED_BY;
 use crate::sinks::publish::{CRASH_AT_ENV, CRASH_EXIT_CODE};
 use crate::sinks::test_util::{Scratch, file_bytes, pretty, read_parquet, schema_of, tree};
 
-/// Days since 1970-01-01 of `date` (`YYYY-MM-DD`), Howard Hinnant's `days_from_civil`.
+/// Days since 1970-01-01 of `date` (`YYYY-MM-DD`).
 fn days(date: &str) -> i32 {
-    let parts: Vec<i64> = date.split('-').map(|part| part.parse().unwrap()).collect();
-    let (year, month, day) = (parts[0] - i64::from(parts[1] <= 2), parts[1], parts[2]);
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    (era * 146_097 + day_of_era - 719_468) as i32
+    let parts: Vec<u32> = date.split('-').map(|part| part.parse().unwrap()).collect();
+    etl_sdk::dates::days_from_civil(i64::from(parts[0]), parts[1], parts[2]) as i32
+}
+
+/// The tables of the e-commerce pipeline, as `config/ecommerce.yaml` declares them.
+fn typed(columns: &[(&str, DataType)]) -> Vec<StoredColumn> {
+    columns.iter().map(|(name, data_type)| StoredColumn::typed(*name, data_type.clone())).collect()
+}
+
+fn sales_spec() -> TableSpec {
+    let columns = typed(&[
+        ("order_id", DataType::Utf8),
+        ("customer_id", DataType::Utf8),
+        ("product_id", DataType::Utf8),
+        ("quantity", DataType::Int64),
+        ("unit_price", DataType::Decimal128(10, 2)),
+        ("order_date", DataType::Date32),
+        ("total_amount", DataType::Decimal128(18, 2)),
+        ("order_date_day", DataType::Int32),
+        ("product_name", DataType::Utf8),
+        ("category", DataType::Utf8),
+        ("name", DataType::Utf8),
+        ("email", DataType::Utf8),
+        ("region", DataType::Utf8),
+    ]);
+    TableSpec::partitioned("sales", &["order_date_year", "order_date_month"]).unwrap().with_columns(columns).unwrap()
+}
+
+fn customers_spec() -> TableSpec {
+    let columns = typed(&[
+        ("customer_id", DataType::Utf8),
+        ("name", DataType::Utf8),
+        ("email", DataType::Utf8),
+        ("region", DataType::Utf8),
+        ("signup_date", DataType::Date32),
+    ]);
+    TableSpec::upsert("customers", "customer_id").unwrap().with_columns(columns).unwrap()
+}
+
+fn daily_spec() -> TableSpec {
+    let columns = typed(&[
+        ("order_date", DataType::Date32),
+        ("category", DataType::Utf8),
+        ("total_amount_sum", DataType::Decimal128(18, 2)),
+        ("total_amount_avg", DataType::Decimal128(18, 2)),
+        ("total_amount_count", DataType::Int64),
+        ("quantity_sum", DataType::Int64),
+    ]);
+    TableSpec::replace("sales_by_category_daily", &["order_date", "category"]).unwrap().with_columns(columns).unwrap()
 }
 
 fn decimals(values: impl IntoIterator<Item = Option<i128>>, precision: u8) -> ArrayRef {
@@ -62,7 +104,7 @@ fn sales(orders: &[(&str, &str, i64, i128)]) -> RecordBatch {
 }
 
 fn load_sales(root: &Path, batches: &[RecordBatch]) -> LoadStats {
-    let mut writer = FactTableWriter::create(root, "sales", SALES.partition_by).unwrap();
+    let mut writer = FactTableWriter::create(root, &sales_spec()).unwrap();
     for batch in batches {
         writer.write(batch).unwrap();
     }
@@ -139,7 +181,7 @@ fn a_load_replaces_the_partitions_it_has_and_keeps_the_others() {
     let scratch = Scratch::new("overwrite");
     let root = scratch.path().join("warehouse");
     // Two files in March: one open file at a time makes the writer start a second one.
-    let mut writer = FactTableWriter::create(&root, "sales", SALES.partition_by).unwrap().with_max_open_files(1);
+    let mut writer = FactTableWriter::create(&root, &sales_spec()).unwrap().with_max_open_files(1);
     for batch in [sales(&FIRST_LOAD[..1]), sales(&FIRST_LOAD[1..2]), sales(&FIRST_LOAD[2..])] {
         writer.write(&batch).unwrap();
     }
@@ -185,13 +227,8 @@ fn the_same_input_gives_the_same_bytes() {
     let root = scratch.path().join("warehouse");
     let load = |root: &Path| {
         load_sales(root, &[sales(&FIRST_LOAD)]);
-        upsert_dimension(root, "customers", "customer_id", &[customers(&[("c2", "Bea"), ("c1", "Al")])]).unwrap();
-        replace_table(
-            root,
-            "sales_by_category_daily",
-            &[daily(&[("2024-01-02", Some("b")), ("2024-01-01", Some("a"))])],
-        )
-        .unwrap();
+        upsert_dimension(root, &customers_spec(), &[customers(&[("c2", "Bea"), ("c1", "Al")])]).unwrap();
+        replace_table(root, &daily_spec(), &[daily(&[("2024-01-02", Some("b")), ("2024-01-01", Some("a"))])]).unwrap();
         file_bytes(root)
     };
     let first = load(&root);
@@ -212,7 +249,7 @@ fn partitions_encoded_side_by_side_give_the_same_files() {
     let batches = [sales(&rows[..250]), sales(&rows[250..])];
     let load = |workers: usize| {
         let root = scratch.path().join(format!("workers-{workers}"));
-        let mut writer = FactTableWriter::create(&root, "sales", SALES.partition_by).unwrap().with_workers(workers);
+        let mut writer = FactTableWriter::create(&root, &sales_spec()).unwrap().with_workers(workers);
         for batch in &batches {
             writer.write(batch).unwrap();
         }
@@ -231,11 +268,11 @@ fn an_aborted_or_dropped_load_leaves_the_previous_version() {
     let root = scratch.path().join("warehouse");
     load_sales(&root, &[sales(&FIRST_LOAD)]);
     let before = file_bytes(&root);
-    let mut writer = FactTableWriter::create(&root, "sales", SALES.partition_by).unwrap();
+    let mut writer = FactTableWriter::create(&root, &sales_spec()).unwrap();
     writer.write(&sales(&[("x1", "2024-03-05", 1, 1)])).unwrap();
     writer.abort();
     assert_eq!(file_bytes(&root), before);
-    let mut writer = FactTableWriter::create(&root, "sales", SALES.partition_by).unwrap();
+    let mut writer = FactTableWriter::create(&root, &sales_spec()).unwrap();
     writer.write(&sales(&[("x2", "2024-11-05", 1, 1)])).unwrap();
     drop(writer);
     assert_eq!(file_bytes(&root), before);
@@ -244,13 +281,13 @@ fn an_aborted_or_dropped_load_leaves_the_previous_version() {
 #[test]
 fn a_second_load_of_a_table_is_busy() {
     let scratch = Scratch::new("busy");
-    let writer = FactTableWriter::create(scratch.path(), "sales", SALES.partition_by).unwrap();
-    let error = upsert_dimension(scratch.path(), "sales", "order_id", &[]).unwrap_err();
-    assert!(matches!(error, SinkError::Schema { .. }), "{error}");
-    let error = FactTableWriter::create(scratch.path(), "sales", SALES.partition_by).unwrap_err();
+    let writer = FactTableWriter::create(scratch.path(), &sales_spec()).unwrap();
+    let error = upsert_dimension(scratch.path(), &TableSpec::upsert("sales", "order_id").unwrap(), &[]).unwrap_err();
+    assert!(matches!(error, SinkError::Busy { .. }), "{error}");
+    let error = FactTableWriter::create(scratch.path(), &sales_spec()).unwrap_err();
     assert!(matches!(error, SinkError::Busy { .. }), "{error}");
     writer.abort();
-    FactTableWriter::create(scratch.path(), "sales", SALES.partition_by).unwrap().abort();
+    FactTableWriter::create(scratch.path(), &sales_spec()).unwrap().abort();
 }
 
 #[test]
@@ -289,7 +326,7 @@ const CRASH_ROOT_ENV: &str = "HOST_SINKS_CRASH_ROOT";
 fn crash_child() {
     let Some(root) = std::env::var_os(CRASH_ROOT_ENV) else { return };
     let root = PathBuf::from(root);
-    let mut writer = FactTableWriter::create(&root, "sales", SALES.partition_by).unwrap();
+    let mut writer = FactTableWriter::create(&root, &sales_spec()).unwrap();
     writer.write(&sales(&[("n1", "2024-03-07", 1, 100)])).unwrap();
     writer.write(&sales(&[("n2", "2023-12-01", 1, 100)])).unwrap();
     writer.commit().unwrap();
@@ -333,7 +370,7 @@ fn a_crash_at_any_point_leaves_a_whole_version() {
 }
 
 #[test]
-fn the_spec_tables_are_checked_column_by_column() {
+fn declared_columns_are_checked_and_others_not_stored() {
     let scratch = Scratch::new("schema");
     let batch = sales(&FIRST_LOAD);
     let mut columns: Vec<(String, ArrayRef)> =
@@ -346,17 +383,93 @@ fn the_spec_tables_are_checked_column_by_column() {
     }
     columns.push(("discount".to_owned(), Arc::new(Int32Array::from(vec![0; 5]))));
     let wrong = RecordBatch::try_from_iter(columns).unwrap();
-    let mut writer = FactTableWriter::create(scratch.path(), "sales", SALES.partition_by).unwrap();
+    let mut writer = FactTableWriter::create(scratch.path(), &sales_spec()).unwrap();
     assert_eq!(
         writer.write(&wrong).unwrap_err().to_string(),
-        "warehouse table sales: column `total_amount` is Float64, expected Decimal128(18, 2); \
-         column `region` is missing; column `discount` is not a column of this table"
+        "warehouse table sales: column `total_amount` is float64 in the input, the table declares decimal(18,2); \
+         column `region` is missing from the input"
     );
-    let error = FactTableWriter::create(scratch.path(), "sales", &["order_date"]).unwrap_err();
+    drop(writer);
+
+    // A column not declared is not stored; one declared without a type takes the input's.
+    let spec = TableSpec::partitioned("slim", &["order_date_year", "order_date_month"])
+        .unwrap()
+        .with_columns(vec![StoredColumn::any("order_id"), StoredColumn::typed("quantity", DataType::Int64)])
+        .unwrap();
+    let mut writer = FactTableWriter::create(scratch.path(), &spec).unwrap();
+    writer.write(&sales(&FIRST_LOAD)).unwrap();
+    writer.commit().unwrap();
+    let file = scratch.path().join("slim/order_date_year=2023/order_date_month=12/part-00000.parquet");
+    assert_eq!(
+        pretty(&file),
+        "+----------+----------+\n\
+         | order_id | quantity |\n\
+         +----------+----------+\n\
+         | o2       | 1        |\n\
+         +----------+----------+"
+    );
+
+    // Each layout has its load.
+    let error = FactTableWriter::create(scratch.path(), &customers_spec()).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "warehouse table sales: the table is partitioned by [\"order_date_year\", \"order_date_month\"], not [\"order_date\"]"
+        "warehouse table customers: the table is not partitioned: load it with upsert_dimension or replace_table"
     );
+    assert!(replace_table(scratch.path(), &sales_spec(), &[]).is_err());
+    assert!(upsert_dimension(scratch.path(), &daily_spec(), &[]).is_err());
+}
+
+#[test]
+fn a_spec_lists_every_problem() {
+    let columns =
+        vec![StoredColumn::any("id"), StoredColumn::any("id"), StoredColumn::any("_line"), StoredColumn::any("year")];
+    let problems = TableSpec::new(
+        "../x",
+        Some(columns),
+        Layout::Partitioned { partition_by: vec!["year".into(), "month".into(), "month".into()] },
+    )
+    .unwrap_err();
+    assert_eq!(
+        problems,
+        [
+            "table name `../x` is not allowed: it must be 1 to 128 ASCII letters, digits, `_` or `-`, starting with a \
+             letter or digit",
+            "column `id` is listed twice",
+            "column `_line` is row metadata (`_...`), never stored",
+            "partition column `year` is also in `columns`: partition values live in the path only",
+            "`partition_by` lists `month` twice",
+        ]
+    );
+    assert_eq!(TableSpec::partitioned("t", &[]).unwrap_err(), ["`partition_by` needs at least one column"]);
+    let keyed = TableSpec::upsert("t", "id").unwrap().with_columns(vec![StoredColumn::any("name")]);
+    assert_eq!(keyed.unwrap_err(), ["`key` column `id` is not one of the stored `columns`"]);
+    let sorted = TableSpec::replace("t", &["day"]).unwrap().with_columns(vec![]);
+    assert_eq!(
+        sorted.unwrap_err(),
+        [
+            "`columns` is empty: list the columns to store, or leave it out to store all",
+            "`sort_by` column `day` is not one of the stored `columns`"
+        ]
+    );
+}
+
+#[test]
+fn an_input_is_checked_against_the_spec() {
+    let input = sales(&FIRST_LOAD[..1]).schema();
+    assert!(sales_spec().input_problems(&input).is_empty());
+    let spec = TableSpec::partitioned("t", &["order_date", "order_date_week", "order_date_month"]).unwrap();
+    assert_eq!(
+        spec.input_problems(&input),
+        [
+            "partition column `order_date` is date, expected an integer type",
+            "partition column `order_date_week` is missing from the input",
+        ]
+    );
+    let spec = TableSpec::upsert("t", "id").unwrap();
+    assert_eq!(spec.input_problems(&input), ["key column `id` is missing from the input"]);
+    let floats = Schema::new(vec![Field::new("x", DataType::Float64, true)]);
+    let spec = TableSpec::replace("t", &["x"]).unwrap();
+    assert_eq!(spec.input_problems(&floats), ["sort column `x` is float64, which cannot be sorted"]);
 }
 
 #[test]
@@ -372,7 +485,7 @@ fn a_null_partition_value_is_an_error_naming_the_row() {
         (field.name().clone(), column)
     });
     let batch = RecordBatch::try_from_iter(columns.collect::<Vec<_>>()).unwrap();
-    let mut writer = FactTableWriter::create(scratch.path(), "sales", SALES.partition_by).unwrap();
+    let mut writer = FactTableWriter::create(scratch.path(), &sales_spec()).unwrap();
     assert_eq!(
         writer.write(&batch).unwrap_err().to_string(),
         "warehouse table sales: the row from line 3 has a null `order_date_month`: a partition value cannot be null"
@@ -384,8 +497,7 @@ fn a_tight_memory_budget_flushes_row_groups() {
     let scratch = Scratch::new("budget");
     let orders: Vec<(String, &str)> =
         (0..300).map(|n| (format!("o{n}"), if n % 2 == 0 { "2024-03-05" } else { "2024-04-05" })).collect();
-    let mut writer =
-        FactTableWriter::create(scratch.path(), "sales", SALES.partition_by).unwrap().with_memory_budget(1);
+    let mut writer = FactTableWriter::create(scratch.path(), &sales_spec()).unwrap().with_memory_budget(1);
     for chunk in orders.chunks(100) {
         let chunk: Vec<(&str, &str, i64, i128)> = chunk.iter().map(|(id, date)| (id.as_str(), *date, 1, 1)).collect();
         writer.write(&sales(&chunk)).unwrap();
@@ -419,19 +531,15 @@ fn customers(rows: &[(&str, &str)]) -> RecordBatch {
 #[test]
 fn a_dimension_upsert_replaces_keys_it_has_and_keeps_the_others() {
     let scratch = Scratch::new("upsert");
-    let stats = upsert_dimension(
-        scratch.path(),
-        "customers",
-        "customer_id",
-        &[customers(&[("c3", "Cy"), ("c1", "Al"), ("c2", "Bea")])],
-    )
-    .unwrap();
+    let stats =
+        upsert_dimension(scratch.path(), &customers_spec(), &[customers(&[("c3", "Cy"), ("c1", "Al"), ("c2", "Bea")])])
+            .unwrap();
     assert_eq!(stats, LoadStats { rows_loaded: 3, files_written: 1, ..LoadStats::default() });
     // c2 changes, c4 is new (its second row, a duplicate, is not kept), c1 and c3 stay; two
     // rows without a key are one key.
     let input =
         [customers(&[("c2", "Bee"), ("c4", "Di")]), customers(&[("c4", "Dup"), ("", "Nobody"), ("", "Nobody2")])];
-    let stats = upsert_dimension(scratch.path(), "customers", "customer_id", &input).unwrap();
+    let stats = upsert_dimension(scratch.path(), &customers_spec(), &input).unwrap();
     assert_eq!(stats, LoadStats { rows_loaded: 3, rows_kept: 2, files_written: 1, ..LoadStats::default() });
     assert_eq!(tree(scratch.path()), [".customers.lock", "customers/part-00000.parquet"]);
     assert_eq!(
@@ -448,7 +556,7 @@ fn a_dimension_upsert_replaces_keys_it_has_and_keeps_the_others() {
     );
     // No input: the table stays as it was.
     let before = file_bytes(scratch.path());
-    upsert_dimension(scratch.path(), "customers", "customer_id", &[]).unwrap();
+    upsert_dimension(scratch.path(), &customers_spec(), &[]).unwrap();
     assert_eq!(file_bytes(scratch.path()), before);
 }
 
@@ -473,8 +581,7 @@ fn a_replaced_table_is_sorted_by_its_keys() {
         ("2024-01-01", Some("books")),
         ("2024-01-02", Some("Toys")),
     ];
-    let stats =
-        replace_table(scratch.path(), "sales_by_category_daily", &[daily(&rows[..2]), daily(&rows[2..])]).unwrap();
+    let stats = replace_table(scratch.path(), &daily_spec(), &[daily(&rows[..2]), daily(&rows[2..])]).unwrap();
     assert_eq!(stats, LoadStats { rows_loaded: 4, files_written: 1, ..LoadStats::default() });
     let path = scratch.path().join("sales_by_category_daily/part-00000.parquet");
     assert_eq!(
@@ -488,10 +595,12 @@ fn a_replaced_table_is_sorted_by_its_keys() {
          | 2024-01-02 | toys     | 0.01             | 0.00             | 0                  | 0            |\n\
          +------------+----------+------------------+------------------+--------------------+--------------+"
     );
-    replace_table(scratch.path(), "sales_by_category_daily", &[daily(&rows[..1])]).unwrap();
+    replace_table(scratch.path(), &daily_spec(), &[daily(&rows[..1])]).unwrap();
     assert_eq!(read_parquet(&path).iter().map(RecordBatch::num_rows).sum::<usize>(), 1);
-    // A table the spec doesn't define keeps what it is given, sorted by every column.
-    replace_table(scratch.path(), "scratch_table", &[customers(&[("b", "x"), ("a", "y")])]).unwrap();
+    // A table declaring neither columns nor sort keys keeps what it is given, sorted by every
+    // orderable column.
+    let spec = TableSpec::replace("scratch_table", &[]).unwrap();
+    replace_table(scratch.path(), &spec, &[customers(&[("b", "x"), ("a", "y")])]).unwrap();
     assert_eq!(
         pretty(&scratch.path().join("scratch_table/part-00000.parquet")),
         "+-------------+------+---------------+--------+-------------+\n\
