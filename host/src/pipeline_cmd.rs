@@ -233,7 +233,8 @@ impl RunObserver for Recorder {
         record.attempts = outcome.attempts;
         record.started_at = self.started.lock().unwrap_or_else(|e| e.into_inner()).get(&outcome.name).copied();
         record.ended_at = record.started_at.map(|_| Timestamp::now());
-        record.error = outcome.error.clone();
+        record.error = outcome.error.as_ref().map(ToString::to_string);
+        record.error_kind = outcome.error_kind.map(str::to_owned);
         if let Some(report) = &outcome.report {
             record.rows_in = report.rows_in;
             record.rows_out = report.rows_out;
@@ -270,11 +271,15 @@ fn print_summary(outcome: &run::RunOutcome, summary: &std::path::Path) {
                 };
                 println!("  ✓ {}: {} records{rejected}{time}", stage.name, report.rows_out);
             }
-            StageStatus::Failed => {
-                println!("  ✗ {}: {}{time}", stage.name, stage.error.as_deref().unwrap_or("failed"))
-            }
+            StageStatus::Failed => match &stage.error {
+                Some(error) => println!("  ✗ {}: {error}{time}", stage.name),
+                None => println!("  ✗ {}: failed{time}", stage.name),
+            },
             StageStatus::Skipped => println!("  ↷ {}: reused from an earlier run", stage.name),
-            StageStatus::UpstreamFailed => println!("  - {}: not run (upstream failed)", stage.name),
+            StageStatus::UpstreamFailed => match &stage.error {
+                Some(error) => println!("  - {}: {error}", stage.name),
+                None => println!("  - {}: not run (upstream failed)", stage.name),
+            },
             StageStatus::Pending | StageStatus::Running => println!("  ? {}: {}", stage.name, stage.status.as_str()),
         }
     }

@@ -214,7 +214,7 @@ fn what_a_plugin_says_is_escaped_and_bounded_everywhere_it_is_shown() {
     }
     let shown = host(&["runs", "show", &run_id, "--state-dir", state.to_str().unwrap()], "warn");
     let shown = String::from_utf8_lossy(&shown.stdout);
-    assert!(shown.contains(&format!("error: stage \"liar\" (plugin hostile.wasm): {kept}")), "{shown}");
+    assert!(shown.contains(&format!("error (failed): stage \"liar\" (plugin hostile.wasm): {kept}")), "{shown}");
     assert!(!shown.contains('\u{1b}') && shown.len() < 16 << 10, "{shown}");
 
     // The text view of the same run.
@@ -296,6 +296,10 @@ fn every_limit_fails_its_stage_naming_the_stage_the_plugin_and_the_limit() {
     inputs: {in: ingest_items}
     config: {mode: loop}
     limits: {call_timeout_ms: 200}
+  - name: after
+    plugin: identity.wasm
+    critical: false
+    inputs: {in: greedy}
 "#;
     let file = pipeline(&dir, stages);
     let text = std::fs::read_to_string(&file)
@@ -303,12 +307,13 @@ fn every_limit_fails_its_stage_naming_the_stage_the_plugin_and_the_limit() {
         .replace("stages:\n", "sandbox: {memory_budget_bytes: 67108864}\nstages:\n");
     std::fs::write(&file, text).unwrap();
     // One stage at a time: each meets its own limit, not the budget another stage holds.
-    let (output, value, _) = run_json(&file, &["--parallelism", "1"]);
+    let (output, value, run_id) = run_json(&file, &["--parallelism", "1"]);
     assert_eq!(output.status.code(), Some(1), "{}", show(&output));
-    let error = |name: &str| {
+    let field = |name: &str, field: &str| {
         let stage = value["stages"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap();
-        stage["error"].as_str().unwrap_or_default().to_owned()
+        stage[field].as_str().unwrap_or_default().to_owned()
     };
+    let error = |name: &str| field(name, "error");
     let prefix = |stage: &str| format!("stage \"{stage}\" (plugin hostile.wasm): ");
     assert!(
         error("greedy")
@@ -328,5 +333,42 @@ fn every_limit_fails_its_stage_naming_the_stage_the_plugin_and_the_limit() {
     );
     assert_eq!(error("flood"), format!("{}`push` returned more than the output limit of 64 KiB", prefix("flood")));
     assert_eq!(error("stuck"), format!("{}`push` exceeded the call time limit of 200ms", prefix("stuck")));
+    assert_eq!(error("after"), "not run: upstream stage \"greedy\" failed");
+
+    // Each failure's kind: in the outcome, the run store (its summary) and `host runs show`,
+    // where the kind, the stage, the plugin and the limit are on the error's one line.
+    let kinds = [
+        ("greedy", "memory"),
+        ("budget", "memory"),
+        ("huge", "memory"),
+        ("flood", "output_limit"),
+        ("stuck", "timeout"),
+        ("after", "upstream_failed"),
+    ];
+    let state = dir.join("state");
+    let recorded = summary(&state, &run_id);
+    for (stage, kind) in kinds {
+        assert_eq!(field(stage, "error_kind"), kind, "{stage}");
+        assert_eq!(crate::common::stage(&recorded, stage)["error_kind"], kind, "{stage}");
+        assert_eq!(crate::common::stage(&recorded, stage)["error"], error(stage).as_str(), "{stage}");
+    }
+    let shown = host(&["runs", "show", &run_id, "--state-dir", state.to_str().unwrap()], "warn");
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    for (stage, kind) in kinds {
+        let line = format!("   error ({kind}): {}", error(stage));
+        assert!(shown.lines().any(|l| l == line), "{line:?} in\n{shown}");
+    }
+
+    // The text view: one line per failed stage with its plugin and limit.
+    let output = host(&["run", "--pipeline", file.to_str().unwrap(), "--no-progress", "--parallelism", "1"], "warn");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let greedy = stdout.lines().find(|l| l.starts_with("  ✗ greedy: ")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        greedy.starts_with(
+            "  ✗ greedy: stage \"greedy\" (plugin hostile.wasm): `push` exceeded the memory limit of 32 MiB (it asked for "
+        ),
+        "{greedy}"
+    );
+    assert!(stdout.contains("  - after: not run: upstream stage \"greedy\" failed\n"), "{stdout}");
     assert_nothing_outside_the_run(&dir);
 }

@@ -12,9 +12,7 @@ use std::collections::BTreeSet;
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use super::Graph;
-
-pub use crate::state::{RunStatus, StageStatus};
+use super::{Graph, RunStatus, StageStatus};
 
 /// Whether a stage's outputs are there for its dependents.
 fn satisfies(status: StageStatus) -> bool {
@@ -32,46 +30,46 @@ pub struct TaskSpec {
     pub stream_from: Vec<usize>,
 }
 
-/// Why a stage attempt did not succeed.
+/// Why a stage attempt did not succeed, with the caller's error `E`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AttemptError {
+pub enum AttemptError<E = String> {
     /// The stage failed: retried while it has retries left.
-    Failed(String),
+    Failed(E),
     /// A dependency it was streaming from failed under it: not the stage's fault, so the attempt
     /// does not count; the stage waits for the dependency again.
-    Interrupted(String),
+    Interrupted(E),
 }
 
 /// What happened to one stage.
 #[derive(Debug, Clone)]
-pub struct TaskResult<R> {
+pub struct TaskResult<R, E = String> {
     pub status: StageStatus,
     pub attempts: u32,
     pub started: Option<Instant>,
     pub ended: Option<Instant>,
     /// The last attempt's report or error.
-    pub outcome: Option<Result<R, String>>,
+    pub outcome: Option<Result<R, E>>,
 }
 
 /// Told about every state change, from the worker threads.
-pub trait Observer<R>: Sync {
+pub trait Observer<R, E = String>: Sync {
     fn started(&self, stage: usize, attempt: u32);
-    fn retrying(&self, stage: usize, attempt: u32, error: &str, wait: Duration);
+    fn retrying(&self, stage: usize, attempt: u32, error: &E, wait: Duration);
     /// An attempt stopped because a dependency it streamed from failed; it will start again.
-    fn interrupted(&self, stage: usize, attempt: u32, error: &str);
-    fn finished(&self, stage: usize, result: &TaskResult<R>);
+    fn interrupted(&self, stage: usize, attempt: u32, error: &E);
+    fn finished(&self, stage: usize, result: &TaskResult<R, E>);
     /// A stage that will never run because `upstream` failed.
     fn upstream_failed(&self, stage: usize, upstream: usize);
 }
 
-struct State<R> {
-    results: Vec<TaskResult<R>>,
+struct State<R, E> {
+    results: Vec<TaskResult<R, E>>,
     /// The attempt each stage runs next (interrupted attempts are run again under their number).
     next_attempt: Vec<u32>,
     running: usize,
 }
 
-impl<R> State<R> {
+impl<R, E> State<R, E> {
     fn ready(&self, graph: &Graph, tasks: &[TaskSpec], stage: usize) -> bool {
         self.results[stage].status == StageStatus::Pending
             && graph.deps(stage).iter().all(|&d| {
@@ -81,7 +79,7 @@ impl<R> State<R> {
     }
 
     /// Marks everything downstream of `stage` that has not run `upstream_failed`.
-    fn fail_downstream<O: Observer<R>>(&mut self, dependents: &[Vec<usize>], stage: usize, observer: &O) {
+    fn fail_downstream<O: Observer<R, E>>(&mut self, dependents: &[Vec<usize>], stage: usize, observer: &O) {
         let mut stack = dependents[stage].clone();
         while let Some(next) = stack.pop() {
             if self.results[next].status == StageStatus::Pending {
@@ -95,14 +93,14 @@ impl<R> State<R> {
 
 /// Runs the stages in `selected` (the others are `Skipped`: their outputs already exist) and
 /// returns every stage's result and the run's status.
-pub fn run<R: Send, O: Observer<R>>(
+pub fn run<R: Send, E: Send, O: Observer<R, E>>(
     graph: &Graph,
     tasks: &[TaskSpec],
     selected: &BTreeSet<usize>,
     parallelism: usize,
     observer: &O,
-    execute: impl Fn(usize, u32) -> Result<R, AttemptError> + Sync,
-) -> (Vec<TaskResult<R>>, RunStatus) {
+    execute: impl Fn(usize, u32) -> Result<R, AttemptError<E>> + Sync,
+) -> (Vec<TaskResult<R, E>>, RunStatus) {
     let n = graph.len();
     let results = (0..n)
         .map(|stage| TaskResult {
@@ -206,7 +204,7 @@ pub fn run<R: Send, O: Observer<R>>(
     (results, status)
 }
 
-fn run_status<R>(results: &[TaskResult<R>], tasks: &[TaskSpec]) -> RunStatus {
+fn run_status<R, E>(results: &[TaskResult<R, E>], tasks: &[TaskSpec]) -> RunStatus {
     let failed = |critical: bool| {
         results.iter().zip(tasks).any(|(r, t)| r.status == StageStatus::Failed && t.critical == critical)
     };
@@ -228,8 +226,8 @@ mod tests {
     struct Quiet;
     impl Observer<()> for Quiet {
         fn started(&self, _: usize, _: u32) {}
-        fn retrying(&self, _: usize, _: u32, _: &str, _: Duration) {}
-        fn interrupted(&self, _: usize, _: u32, _: &str) {}
+        fn retrying(&self, _: usize, _: u32, _: &String, _: Duration) {}
+        fn interrupted(&self, _: usize, _: u32, _: &String) {}
         fn finished(&self, _: usize, _: &TaskResult<()>) {}
         fn upstream_failed(&self, _: usize, _: usize) {}
     }

@@ -65,7 +65,7 @@ fn evaluate_one(
             let check = format!("equal_sums({})", columns.iter().map(|c| c.2.as_str()).collect::<Vec<_>>().join(", "));
             let sums = columns
                 .iter()
-                .map(|(up, column, _)| artifacts.decimal_sum(name(up.stage), &up.port, column))
+                .map(|(up, column, _)| Ok(artifacts.decimal_sum(name(up.stage), &up.port, column)?))
                 .collect::<Result<Vec<DecimalSum>, String>>()
                 .and_then(|sums| at_one_scale(&sums));
             match sums {
@@ -104,7 +104,7 @@ fn at_one_scale(sums: &[DecimalSum]) -> Result<(Vec<i128>, i8), String> {
 }
 
 fn count(artifacts: &Artifacts, stage: &str, port: &str) -> Result<u64, String> {
-    artifacts.count_rows(stage, port)
+    Ok(artifacts.count_rows(stage, port)?)
 }
 
 /// A sum as decimal text, for messages.

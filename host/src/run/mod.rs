@@ -3,6 +3,7 @@
 
 mod artifacts;
 mod checks;
+mod failure;
 mod messages;
 mod native;
 mod sinks;
@@ -10,7 +11,7 @@ mod stages;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -20,9 +21,11 @@ use crate::dag::scheduler::{self, AttemptError, Observer, TaskResult, TaskSpec};
 use crate::dag::{RunStatus, StageStatus};
 use crate::runtime::RunInfo;
 
+pub use artifacts::ArtifactError;
 pub use artifacts::Artifacts;
 use artifacts::Live;
 pub use checks::CheckOutcome;
+pub use failure::StageFailure;
 pub use stages::{StageContext, StageReport};
 
 /// How to run a plan.
@@ -62,7 +65,18 @@ pub struct StageOutcome {
     pub attempts: u32,
     pub duration_s: Option<f64>,
     pub report: Option<StageReport>,
-    pub error: Option<String>,
+    /// Why it failed or did not run; in JSON, its message.
+    #[serde(serialize_with = "serialize_display")]
+    pub error: Option<StageFailure>,
+    /// The failure's [`kind`](StageFailure::kind): `memory`, `timeout`, `upstream_failed`, ...
+    pub error_kind: Option<&'static str>,
+}
+
+fn serialize_display<S: serde::Serializer>(value: &Option<StageFailure>, serializer: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => serializer.collect_str(value),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// What happened in the run.
@@ -93,10 +107,10 @@ pub enum RunError {
 /// Observes the run for the console and the run store.
 pub trait RunObserver: Sync {
     fn stage_started(&self, _stage: &str, _attempt: u32) {}
-    fn stage_retrying(&self, _stage: &str, _attempt: u32, _error: &str, _wait: Duration) {}
+    fn stage_retrying(&self, _stage: &str, _attempt: u32, _error: &StageFailure, _wait: Duration) {}
     /// An attempt stopped because an upstream it was reading failed; it starts again on the
     /// upstream's next attempt.
-    fn stage_interrupted(&self, _stage: &str, _attempt: u32, _error: &str) {}
+    fn stage_interrupted(&self, _stage: &str, _attempt: u32, _error: &StageFailure) {}
     /// The rows a running stage has read so far in this attempt; called once per batch.
     fn stage_progress(&self, _stage: &str, _rows_in: u64) {}
     fn stage_finished(&self, _outcome: &StageOutcome) {}
@@ -108,11 +122,11 @@ impl<A: RunObserver, B: RunObserver> RunObserver for (A, B) {
         self.0.stage_started(stage, attempt);
         self.1.stage_started(stage, attempt);
     }
-    fn stage_retrying(&self, stage: &str, attempt: u32, error: &str, wait: Duration) {
+    fn stage_retrying(&self, stage: &str, attempt: u32, error: &StageFailure, wait: Duration) {
         self.0.stage_retrying(stage, attempt, error, wait);
         self.1.stage_retrying(stage, attempt, error, wait);
     }
-    fn stage_interrupted(&self, stage: &str, attempt: u32, error: &str) {
+    fn stage_interrupted(&self, stage: &str, attempt: u32, error: &StageFailure) {
         self.0.stage_interrupted(stage, attempt, error);
         self.1.stage_interrupted(stage, attempt, error);
     }
@@ -130,10 +144,10 @@ impl<T: RunObserver + ?Sized> RunObserver for &T {
     fn stage_started(&self, stage: &str, attempt: u32) {
         (**self).stage_started(stage, attempt);
     }
-    fn stage_retrying(&self, stage: &str, attempt: u32, error: &str, wait: Duration) {
+    fn stage_retrying(&self, stage: &str, attempt: u32, error: &StageFailure, wait: Duration) {
         (**self).stage_retrying(stage, attempt, error, wait);
     }
-    fn stage_interrupted(&self, stage: &str, attempt: u32, error: &str) {
+    fn stage_interrupted(&self, stage: &str, attempt: u32, error: &StageFailure) {
         (**self).stage_interrupted(stage, attempt, error);
     }
     fn stage_progress(&self, stage: &str, rows_in: u64) {
@@ -184,7 +198,7 @@ pub fn run(plan: &Plan, options: &RunOptions, observer: &dyn RunObserver) -> Res
     for &stage in &selected {
         artifacts.live().expect(&names[stage]);
     }
-    let bridge = Bridge { plan, observer, artifacts: &artifacts };
+    let bridge = Bridge { plan, observer, artifacts: &artifacts, failed_upstream: Mutex::new(vec![None; names.len()]) };
     let run_attempt = |stage: usize, attempt: u32| {
         let planned = &plan.stages[stage];
         name_this_thread(&planned.name);
@@ -229,16 +243,18 @@ pub fn run(plan: &Plan, options: &RunOptions, observer: &dyn RunObserver) -> Res
         let (results, status) =
             scheduler::run(&plan.graph, &tasks, &selected, options.parallelism, &bridge, run_attempt);
         drop(settle);
-        let quarantine =
-            quarantine.join().unwrap_or_else(|_| Err("the quarantine's writer panicked; this is a bug".to_owned()));
+        let quarantine = quarantine
+            .join()
+            .unwrap_or_else(|_| Err(StageFailure::Internal("the quarantine's writer panicked".to_owned())));
         (results, status, quarantine)
     });
-    let stages = results.iter().enumerate().map(|(i, r)| outcome(plan, i, r)).collect();
+    let failed_upstream = bridge.failed_upstream.into_inner().unwrap_or_else(|e| e.into_inner());
+    let stages = results.iter().enumerate().map(|(i, r)| outcome(plan, i, r, failed_upstream[i])).collect();
     let (quarantine, quarantine_error) = match quarantine {
         Ok(totals) => (totals, None),
         Err(error) => {
             tracing::error!(%error, "cannot write the quarantine");
-            (Vec::new(), Some(error))
+            (Vec::new(), Some(error.to_string()))
         }
     };
     let status = if quarantine_error.is_some() { RunStatus::Failed } else { status };
@@ -274,12 +290,21 @@ pub fn run_dir(plan: &Plan, run_id: &str) -> PathBuf {
     plan.paths.state.join("runs").join(run_id)
 }
 
-fn outcome(plan: &Plan, stage: usize, result: &TaskResult<StageReport>) -> StageOutcome {
+/// What happened to `stage`; `failed_upstream`: the stage whose failure kept it from running.
+fn outcome(
+    plan: &Plan,
+    stage: usize,
+    result: &TaskResult<StageReport, StageFailure>,
+    failed_upstream: Option<usize>,
+) -> StageOutcome {
     let planned = &plan.stages[stage];
-    let (report, error) = match &result.outcome {
-        Some(Ok(report)) => (Some(report.clone()), None),
-        Some(Err(error)) => (None, Some(error.clone())),
-        None => (None, None),
+    let (report, error) = match (&result.outcome, failed_upstream) {
+        (Some(Ok(report)), _) => (Some(report.clone()), None),
+        (Some(Err(error)), _) => (None, Some(error.clone())),
+        (None, Some(upstream)) if result.status == StageStatus::UpstreamFailed => {
+            (None, Some(StageFailure::UpstreamFailed { upstream: plan.stages[upstream].name.clone() }))
+        }
+        (None, _) => (None, None),
     };
     StageOutcome {
         name: planned.name.clone(),
@@ -288,6 +313,7 @@ fn outcome(plan: &Plan, stage: usize, result: &TaskResult<StageReport>) -> Stage
         attempts: result.attempts,
         duration_s: result.started.zip(result.ended).map(|(s, e)| (e - s).as_secs_f64()),
         report,
+        error_kind: error.as_ref().map(StageFailure::kind),
         error,
     }
 }
@@ -296,34 +322,40 @@ struct Bridge<'a> {
     plan: &'a Plan,
     observer: &'a dyn RunObserver,
     artifacts: &'a Artifacts,
+    /// Per stage that did not run, the failed stage that kept it from running.
+    failed_upstream: Mutex<Vec<Option<usize>>>,
 }
 
-impl Observer<StageReport> for Bridge<'_> {
+impl Observer<StageReport, StageFailure> for Bridge<'_> {
     fn started(&self, stage: usize, attempt: u32) {
         let name = &self.plan.stages[stage].name;
         tracing::info!(stage = %name, attempt, "stage started");
         self.observer.stage_started(name, attempt);
     }
 
-    fn retrying(&self, stage: usize, attempt: u32, error: &str, wait: Duration) {
+    fn retrying(&self, stage: usize, attempt: u32, error: &StageFailure, wait: Duration) {
         let name = &self.plan.stages[stage].name;
-        tracing::warn!(stage = %name, attempt, %error, wait_ms = wait.as_millis() as u64, "stage failed; retrying");
+        let kind = error.kind();
+        tracing::warn!(stage = %name, attempt, %error, kind, wait_ms = wait.as_millis() as u64, "stage failed; retrying");
         self.observer.stage_retrying(name, attempt, error, wait);
     }
 
-    fn interrupted(&self, stage: usize, attempt: u32, error: &str) {
+    fn interrupted(&self, stage: usize, attempt: u32, error: &StageFailure) {
         let name = &self.plan.stages[stage].name;
         tracing::info!(stage = %name, attempt, %error, "stage interrupted: it starts again when its upstream does");
         self.observer.stage_interrupted(name, attempt, error);
     }
 
-    fn finished(&self, stage: usize, result: &TaskResult<StageReport>) {
-        let outcome = outcome(self.plan, stage, result);
+    fn finished(&self, stage: usize, result: &TaskResult<StageReport, StageFailure>) {
+        let outcome = outcome(self.plan, stage, result, None);
         if result.status == StageStatus::Failed {
             self.artifacts.live().fail(&outcome.name);
         }
         match &outcome.error {
-            Some(error) => tracing::error!(stage = %outcome.name, attempts = outcome.attempts, %error, "stage failed"),
+            Some(error) => {
+                let kind = error.kind();
+                tracing::error!(stage = %outcome.name, attempts = outcome.attempts, %error, kind, "stage failed")
+            }
             None => tracing::info!(
                 stage = %outcome.name,
                 rows_out = outcome.report.as_ref().map_or(0, |r| r.rows_out),
@@ -340,9 +372,10 @@ impl Observer<StageReport> for Bridge<'_> {
         let (name, up) = (&self.plan.stages[stage].name, &self.plan.stages[upstream].name);
         tracing::warn!(stage = %name, upstream = %up, "not run: upstream failed");
         self.artifacts.live().fail(name);
+        self.failed_upstream.lock().unwrap_or_else(|e| e.into_inner())[stage] = Some(upstream);
         let result =
             TaskResult { status: StageStatus::UpstreamFailed, attempts: 0, started: None, ended: None, outcome: None };
-        self.observer.stage_finished(&outcome(self.plan, stage, &result));
+        self.observer.stage_finished(&outcome(self.plan, stage, &result, Some(upstream)));
     }
 }
 

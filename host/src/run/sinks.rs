@@ -5,13 +5,16 @@ use std::time::Instant;
 use arrow_array::RecordBatch;
 
 use crate::config::{Plan, StageKind};
-use crate::sinks::{FactTableWriter, Layout, QuarantineWriter, replace_table, upsert_dimension, write_report_csv};
+use crate::sinks::{
+    FactTableWriter, Layout, QuarantineWriter, SinkError, replace_table, upsert_dimension, write_report_csv,
+};
 
 use super::artifacts::Artifacts;
+use super::failure::StageFailure;
 use super::stages::{StageContext, StageReport};
 
 /// Runs a warehouse or reports stage.
-pub fn run_sink_stage(ctx: &StageContext<'_>, plan: &Plan) -> Result<StageReport, String> {
+pub fn run_sink_stage(ctx: &StageContext<'_>, plan: &Plan) -> Result<StageReport, StageFailure> {
     let mut report = StageReport::default();
     match &ctx.stage.kind {
         StageKind::Warehouse { tables } => {
@@ -20,25 +23,24 @@ pub fn run_sink_stage(ctx: &StageContext<'_>, plan: &Plan) -> Result<StageReport
                 let root = &plan.paths.warehouse;
                 let stats = match table.layout() {
                     Layout::Partitioned { .. } => {
-                        let mut writer = FactTableWriter::create(root, table).map_err(|e| e.to_string())?;
+                        let mut writer = FactTableWriter::create(root, table)?;
                         for batch in source {
                             let batch = batch?;
                             ctx.check_deadline()?;
                             report.rows_in += batch.num_rows() as u64;
                             ctx.progress(report.rows_in);
-                            writer.write(&batch).map_err(|e| e.to_string())?;
+                            writer.write(&batch)?;
                         }
-                        writer.commit().map_err(|e| e.to_string())?
+                        writer.commit()?
                     }
                     Layout::Upsert { .. } | Layout::Replace { .. } => {
                         let batches = collect(source)?;
                         report.rows_in += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
                         ctx.check_deadline()?;
-                        let result = match table.layout() {
-                            Layout::Upsert { .. } => upsert_dimension(root, table, &batches),
-                            _ => replace_table(root, table, &batches),
-                        };
-                        result.map_err(|e| e.to_string())?
+                        match table.layout() {
+                            Layout::Upsert { .. } => upsert_dimension(root, table, &batches)?,
+                            _ => replace_table(root, table, &batches)?,
+                        }
                     }
                 };
                 report.rows_out += stats.rows_loaded;
@@ -47,28 +49,32 @@ pub fn run_sink_stage(ctx: &StageContext<'_>, plan: &Plan) -> Result<StageReport
             }
         }
         StageKind::Reports { reports } => {
-            std::fs::create_dir_all(&plan.paths.reports)
-                .map_err(|e| format!("cannot create {}: {e}", plan.paths.reports.display()))?;
+            std::fs::create_dir_all(&plan.paths.reports).map_err(|source| SinkError::Io {
+                target: "reports".to_owned(),
+                operation: "create the directory",
+                path: plan.paths.reports.clone(),
+                source,
+            })?;
             for (config, upstream) in reports {
                 let batches = collect(ctx.read(upstream)?)?;
                 let columns: Vec<&str> = config.columns.iter().map(String::as_str).collect();
                 let sort_by: Vec<&str> = config.sort_by.iter().map(String::as_str).collect();
                 let path = plan.paths.reports.join(&config.file);
-                let rows = write_report_csv(&path, &batches, &columns, &sort_by).map_err(|e| e.to_string())?;
+                let rows = write_report_csv(&path, &batches, &columns, &sort_by)?;
                 report.rows_in += rows;
                 report.rows_out += rows;
                 report.metrics.push((format!("rows.{}", config.file), rows as i64));
             }
         }
         StageKind::Ingest { .. } | StageKind::Plugin { .. } => {
-            return Err(format!("stage \"{}\" is not a sink; this is a bug", ctx.stage.name));
+            return Err(StageFailure::Internal(format!("stage \"{}\" is not a sink", ctx.stage.name)));
         }
     }
     Ok(report)
 }
 
-fn collect(source: impl Iterator<Item = Result<RecordBatch, String>>) -> Result<Vec<RecordBatch>, String> {
-    source.collect()
+fn collect(source: super::artifacts::ArtifactReader) -> Result<Vec<RecordBatch>, StageFailure> {
+    Ok(source.collect::<Result<_, _>>()?)
 }
 
 /// Writes every rejected row of the run to `quarantine/<source>/run_id=<id>/`: the parse errors
@@ -77,7 +83,7 @@ fn collect(source: impl Iterator<Item = Result<RecordBatch, String>>) -> Result<
 ///
 /// Runs beside the stages: each source's quarantine is written once the stages feeding it have
 /// succeeded, or once no stage runs any more (then with what failed stages rejected).
-pub fn write_quarantine(plan: &Plan, artifacts: &Artifacts, run_id: &str) -> Result<Vec<(String, u64)>, String> {
+pub fn write_quarantine(plan: &Plan, artifacts: &Artifacts, run_id: &str) -> Result<Vec<(String, u64)>, StageFailure> {
     let mut totals = Vec::new();
     for (index, stage) in plan.stages.iter().enumerate() {
         let StageKind::Ingest { path, source, schema, .. } = &stage.kind else { continue };
@@ -91,17 +97,17 @@ pub fn write_quarantine(plan: &Plan, artifacts: &Artifacts, run_id: &str) -> Res
         }
         let file_name = path.file_name().map_or_else(|| source.clone(), |n| n.to_string_lossy().into_owned());
         let mut writer = QuarantineWriter::create(&plan.paths.quarantine, source, run_id, &file_name, path, schema)
-            .map_err(|e| e.to_string())?;
+            ?;
         for s in feeders {
             let name = &plan.stages[s].name;
             for batch in artifacts.read(name, "rejected")? {
                 let batch = batch?;
                 let result =
                     if s == index { writer.write_parse_errors(&batch) } else { writer.write_rejected(name, &batch) };
-                result.map_err(|e| e.to_string())?;
+                result?;
             }
         }
-        let rows = writer.finish().map_err(|e| e.to_string())?;
+        let rows = writer.finish()?;
         tracing::info!(source, rows, seconds = writing.elapsed().as_secs_f64(), "quarantine written");
         totals.push((source.clone(), rows));
     }

@@ -8,6 +8,7 @@ use arrow_array::RecordBatch;
 use serde::Serialize;
 
 use super::RunObserver;
+use super::failure::StageFailure;
 use super::artifacts::{ArtifactReader, Artifacts, Follow, PortWriters};
 use crate::config::{PlannedStage, StageKind, Upstream};
 use crate::ingest::{IngestOptions, ingest};
@@ -61,8 +62,8 @@ impl StageContext<'_> {
     }
 
     /// Streams one of the stage's inputs, following it if its stage is still running.
-    pub(crate) fn read(&self, upstream: &Upstream) -> Result<ArtifactReader, String> {
-        self.artifacts.follow(&self.names[upstream.stage], &upstream.port, &self.follow)
+    pub(crate) fn read(&self, upstream: &Upstream) -> Result<ArtifactReader, StageFailure> {
+        Ok(self.artifacts.follow(&self.names[upstream.stage], &upstream.port, &self.follow)?)
     }
 
     /// The deadline, moved on by the time spent waiting for running upstreams.
@@ -70,24 +71,27 @@ impl StageContext<'_> {
         self.deadline + self.follow.waited()
     }
 
-    pub(crate) fn check_deadline(&self) -> Result<(), String> {
-        if Instant::now() > self.deadline() { Err(self.timeout_message()) } else { Ok(()) }
+    pub(crate) fn check_deadline(&self) -> Result<(), StageFailure> {
+        if Instant::now() > self.deadline() { Err(self.timed_out()) } else { Ok(()) }
     }
 
     fn remaining(&self) -> Duration {
         self.deadline().saturating_duration_since(Instant::now())
     }
 
-    fn timeout_message(&self) -> String {
-        format!("timeout: stage exceeded its time limit of {}s", self.stage.timeout.as_secs_f64())
+    fn timed_out(&self) -> StageFailure {
+        StageFailure::Timeout { limit: self.stage.timeout }
     }
 }
 
 /// Runs one attempt of a native or plugin stage. Warehouse and report stages are run by the
 /// sinks (see `super::sinks`).
-pub fn run_data_stage(ctx: &StageContext<'_>) -> Result<StageReport, String> {
+pub fn run_data_stage(ctx: &StageContext<'_>) -> Result<StageReport, StageFailure> {
     let stage = ctx.stage;
-    ctx.artifacts.reset_stage(&stage.name).map_err(|e| format!("cannot prepare artifacts: {e}"))?;
+    ctx.artifacts.reset_stage(&stage.name).map_err(|source| StageFailure::Io {
+        path: ctx.artifacts.stage_dir(&stage.name),
+        source: Arc::new(source),
+    })?;
     ctx.artifacts.live().begin(&stage.name);
     match &stage.kind {
         StageKind::Ingest { path, schema, batch_rows, batch_bytes, .. } => {
@@ -96,21 +100,18 @@ pub fn run_data_stage(ctx: &StageContext<'_>) -> Result<StageReport, String> {
             options.batch_bytes = *batch_bytes;
             let mut writers = PortWriters::default();
             let mut rows_read = 0;
-            let stats = ingest(path, schema, &options, |batch| -> Result<(), anyhow::Error> {
-                ctx.check_deadline().map_err(anyhow::Error::msg)?;
+            let stats = ingest(path, schema, &options, |batch| -> Result<(), StageFailure> {
+                ctx.check_deadline()?;
                 rows_read += (batch.valid.num_rows() + batch.rejected.num_rows()) as u64;
                 ctx.progress(rows_read);
                 if batch.valid.num_rows() > 0 {
-                    writers.write(ctx.artifacts, &stage.name, "out", &batch.valid).map_err(anyhow::Error::msg)?;
+                    writers.write(ctx.artifacts, &stage.name, "out", &batch.valid)?;
                 }
                 if batch.rejected.num_rows() > 0 {
-                    writers
-                        .write(ctx.artifacts, &stage.name, "rejected", &batch.rejected)
-                        .map_err(anyhow::Error::msg)?;
+                    writers.write(ctx.artifacts, &stage.name, "rejected", &batch.rejected)?;
                 }
                 Ok(())
-            })
-            .map_err(|e| e.to_string())?;
+            })?;
             writers.finish(ctx.artifacts, &stage.name)?;
             Ok(StageReport {
                 rows_in: stats.rows_read,
@@ -124,7 +125,7 @@ pub fn run_data_stage(ctx: &StageContext<'_>) -> Result<StageReport, String> {
             let mut limits = limits.clone();
             limits.call_timeout = limits.call_timeout.min(ctx.remaining());
             let mut opened: Box<dyn OpenedStage> = if ctx.native_stages {
-                super::native::open(plugin, &stage.name, &ctx.run, config)?
+                super::native::open(plugin, &stage.name, &ctx.run, config).map_err(StageFailure::Native)?
             } else {
                 Box::new(
                     plugin
@@ -133,7 +134,7 @@ pub fn run_data_stage(ctx: &StageContext<'_>) -> Result<StageReport, String> {
                 )
             };
             let mut writers = PortWriters::default();
-            let mut emit = |outputs: Vec<Output>| -> Result<(), String> {
+            let mut emit = |outputs: Vec<Output>| -> Result<(), StageFailure> {
                 for output in outputs {
                     for batch in &output.batches {
                         writers.write(ctx.artifacts, &stage.name, &output.port, batch)?;
@@ -170,9 +171,11 @@ pub fn run_data_stage(ctx: &StageContext<'_>) -> Result<StageReport, String> {
                 ..StageReport::default()
             })
         }
-        StageKind::Warehouse { .. } | StageKind::Reports { .. } => {
-            Err(format!("stage \"{}\": {} stages run in the sinks; this is a bug", stage.name, stage.kind.label()))
-        }
+        StageKind::Warehouse { .. } | StageKind::Reports { .. } => Err(StageFailure::Internal(format!(
+            "stage \"{}\": {} stages run in the sinks",
+            stage.name,
+            stage.kind.label()
+        ))),
     }
 }
 
@@ -208,13 +211,13 @@ impl OpenedStage for StageInstance {
 
 /// A plugin failure, naming the stage, the plugin and what happened (the limit, if one was
 /// hit), or the stage's own time limit when that is what ran out.
-fn plugin_error(ctx: &StageContext<'_>, kind: StageErrorKind) -> String {
+fn plugin_error(ctx: &StageContext<'_>, kind: StageErrorKind) -> StageFailure {
     if matches!(kind, StageErrorKind::Timeout { .. }) && Instant::now() >= ctx.deadline() {
-        return ctx.timeout_message();
+        return ctx.timed_out();
     }
     let plugin = match &ctx.stage.kind {
         StageKind::Plugin { plugin, .. } => plugin.label().to_owned(),
         other => other.label().to_owned(),
     };
-    StageError { stage: ctx.stage.name.clone(), plugin, kind }.to_string()
+    StageError { stage: ctx.stage.name.clone(), plugin, kind }.into()
 }

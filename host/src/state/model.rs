@@ -1,118 +1,16 @@
-//! What the run store records and returns: statuses, a new run, a stage's record, and the
+//! What the run store records and returns: a new run, a stage's record, and the
 //! summaries, details and statistics read back. Every result type serializes for `--json`.
-
-use std::fmt;
-use std::str::FromStr;
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 
 use super::time::Timestamp;
+pub use crate::dag::{ParseStatusError, RunStatus, StageStatus};
 
-/// The status of a whole run. A run is `running` from [`RunStore::start_run`] until
-/// [`RunStore::finish_run`] gives it one of the other three.
-///
-/// [`RunStore::start_run`]: super::RunStore::start_run
-/// [`RunStore::finish_run`]: super::RunStore::finish_run
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    Running,
-    /// Every stage succeeded.
-    Success,
-    /// A non-critical stage failed; the rest ran.
-    Partial,
-    /// A critical stage failed.
-    Failed,
-}
-
-impl RunStatus {
-    pub const ALL: [RunStatus; 4] = [RunStatus::Running, RunStatus::Success, RunStatus::Partial, RunStatus::Failed];
-
-    /// The lowercase name, as stored and printed.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Running => "running",
-            RunStatus::Success => "success",
-            RunStatus::Partial => "partial",
-            RunStatus::Failed => "failed",
-        }
-    }
-
-    /// Whether the run has ended (every status but `running`).
-    pub const fn is_finished(self) -> bool {
-        !matches!(self, RunStatus::Running)
-    }
-}
-
-/// The status of one stage in a run:
-/// `pending → running → success | failed | skipped | upstream_failed`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StageStatus {
-    Pending,
-    Running,
-    Success,
-    Failed,
-    /// Not run by choice (for example, already done in the run this one resumes).
-    Skipped,
-    /// Not run because a stage it depends on failed.
-    UpstreamFailed,
-}
-
-impl StageStatus {
-    pub const ALL: [StageStatus; 6] = [
-        StageStatus::Pending,
-        StageStatus::Running,
-        StageStatus::Success,
-        StageStatus::Failed,
-        StageStatus::Skipped,
-        StageStatus::UpstreamFailed,
-    ];
-
-    /// The lowercase name, as stored and printed.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            StageStatus::Pending => "pending",
-            StageStatus::Running => "running",
-            StageStatus::Success => "success",
-            StageStatus::Failed => "failed",
-            StageStatus::Skipped => "skipped",
-            StageStatus::UpstreamFailed => "upstream_failed",
-        }
-    }
-}
-
-/// A status name that is not one of the known ones.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown {kind} status {value:?} (expected one of: {expected})")]
-pub struct ParseStatusError {
-    kind: &'static str,
-    value: String,
-    expected: String,
-}
-
-macro_rules! status_text_impls {
-    ($ty:ident, $kind:literal) => {
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $ty {
-            type Err = ParseStatusError;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                $ty::ALL.into_iter().find(|status| status.as_str() == s).ok_or_else(|| ParseStatusError {
-                    kind: $kind,
-                    value: s.to_owned(),
-                    expected: $ty::ALL.map($ty::as_str).join(", "),
-                })
-            }
-        }
-
+/// Statuses are stored by their lowercase names.
+macro_rules! status_sql_impls {
+    ($ty:ident) => {
         impl ToSql for $ty {
             fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
                 Ok(ToSqlOutput::from(self.as_str()))
@@ -127,8 +25,8 @@ macro_rules! status_text_impls {
     };
 }
 
-status_text_impls!(RunStatus, "run");
-status_text_impls!(StageStatus, "stage");
+status_sql_impls!(RunStatus);
+status_sql_impls!(StageStatus);
 
 impl ToSql for Timestamp {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -176,6 +74,9 @@ pub struct StageRecord {
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub error: Option<String>,
+    /// Why the stage failed, as a short fixed label (`memory`, `timeout`, `trap`, `invalid_input`,
+    /// `upstream_failed`, `abandoned`, ...; see `run::StageFailure::kind`).
+    pub error_kind: Option<String>,
     /// Digest of the plugin component that ran (none for native stages).
     pub plugin_sha256: Option<String>,
     /// The plugin's own metrics, in the order it reported them. Serialized as
@@ -199,6 +100,7 @@ impl StageRecord {
             bytes_in: 0,
             bytes_out: 0,
             error: None,
+            error_kind: None,
             plugin_sha256: None,
             metrics: Vec::new(),
         }

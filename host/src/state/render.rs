@@ -125,8 +125,13 @@ fn render_run_and_stages(detail: &RunDetail) -> String {
         // Errors and metric names may be a plugin's words: escaped here too, whatever was stored
         // (records written before the host checked them, or by another tool).
         if let Some(error) = &stage.record.error {
+            let label = match &stage.record.error_kind {
+                Some(kind) => format!("error ({}): ", untrusted::escape(kind)),
+                None => "error: ".to_owned(),
+            };
             let lines: Vec<_> = error.split('\n').map(untrusted::escape).collect();
-            let _ = writeln!(out, "{indent}error: {}", lines.join(&format!("\n{indent}       ")));
+            let continued = format!("\n{indent}{}", " ".repeat(label.chars().count()));
+            let _ = writeln!(out, "{indent}{label}{}", lines.join(&continued));
         }
         if !stage.record.metrics.is_empty() {
             let metrics: Vec<String> = stage

@@ -61,6 +61,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
         figures TEXT NOT NULL CHECK (json_valid(figures)),
         PRIMARY KEY (run_id, seq)
     ) STRICT;",
+    // 2 → 3: why a stage failed, as a short fixed label (`memory`, `timeout`, `trap`,
+    // `upstream_failed`, ...) beside its message.
+    "ALTER TABLE stage_runs ADD COLUMN error_kind TEXT;",
 ];
 
 /// The schema version this host reads and writes.
@@ -73,6 +76,9 @@ pub(super) const OLDEST_READABLE_VERSION: i64 = 1;
 /// The first schema version with the `run_checks` table.
 pub(super) const CHECKS_VERSION: i64 = 2;
 
+/// The first schema version with `stage_runs.error_kind`.
+pub(super) const ERROR_KIND_VERSION: i64 = 3;
+
 pub(super) const USER_VERSION: &str = "SELECT user_version FROM pragma_user_version";
 
 pub(super) const INSERT_RUN: &str = "INSERT INTO runs
@@ -83,24 +89,25 @@ pub(super) const FINISH_RUN: &str = "UPDATE runs SET status = ?2, ended_at_ms = 
 
 pub(super) const RUNNING_RUNS: &str = "SELECT id FROM runs WHERE status = 'running' ORDER BY started_at_ms, id";
 
-/// Fails the stages of abandoned run ?1 that were running or waiting, at time ?2 with error ?3.
+/// Fails the stages of abandoned run ?1 that were running or waiting, at time ?2 with error ?3
+/// of kind ?4.
 pub(super) const ABANDON_STAGES: &str = "UPDATE stage_runs
-    SET status = 'failed', ended_at_ms = ?2, error = ?3
+    SET status = 'failed', ended_at_ms = ?2, error = ?3, error_kind = ?4
     WHERE run_id = ?1 AND status IN ('pending', 'running')";
 
 /// Inserts a stage row or replaces every column of the existing one, keeping its `rowid` (and so
 /// its place among stages that have not started).
 pub(super) const UPSERT_STAGE: &str = "INSERT INTO stage_runs
         (run_id, stage, status, attempts, started_at_ms, ended_at_ms,
-         rows_in, rows_out, rows_rejected, bytes_in, bytes_out, error, plugin_sha256)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+         rows_in, rows_out, rows_rejected, bytes_in, bytes_out, error, plugin_sha256, error_kind)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
     ON CONFLICT (run_id, stage) DO UPDATE SET
         status = excluded.status, attempts = excluded.attempts,
         started_at_ms = excluded.started_at_ms, ended_at_ms = excluded.ended_at_ms,
         rows_in = excluded.rows_in, rows_out = excluded.rows_out,
         rows_rejected = excluded.rows_rejected, bytes_in = excluded.bytes_in,
         bytes_out = excluded.bytes_out, error = excluded.error,
-        plugin_sha256 = excluded.plugin_sha256";
+        plugin_sha256 = excluded.plugin_sha256, error_kind = excluded.error_kind";
 
 pub(super) const DELETE_STAGE_METRICS: &str = "DELETE FROM stage_metrics WHERE run_id = ?1 AND stage = ?2";
 
@@ -141,10 +148,22 @@ pub(super) const LATEST_RUN: &str =
 
 /// A run's stages in start order; stages that never started follow, in the order they were
 /// first recorded.
-pub(super) const RUN_STAGES: &str = "SELECT stage, status, attempts, started_at_ms, ended_at_ms,
-        rows_in, rows_out, rows_rejected, bytes_in, bytes_out, error, plugin_sha256
-    FROM stage_runs WHERE run_id = ?1
-    ORDER BY started_at_ms IS NULL, started_at_ms, rowid";
+macro_rules! run_stages {
+    ($error_kind:literal) => {
+        concat!(
+            "SELECT stage, status, attempts, started_at_ms, ended_at_ms,
+                    rows_in, rows_out, rows_rejected, bytes_in, bytes_out, error, plugin_sha256, ",
+            $error_kind,
+            " FROM stage_runs WHERE run_id = ?1
+             ORDER BY started_at_ms IS NULL, started_at_ms, rowid"
+        )
+    };
+}
+
+pub(super) const RUN_STAGES: &str = run_stages!("error_kind");
+
+/// [`RUN_STAGES`] for a store older than [`ERROR_KIND_VERSION`].
+pub(super) const RUN_STAGES_WITHOUT_KIND: &str = run_stages!("NULL");
 
 pub(super) const DELETE_RUN_CHECKS: &str = "DELETE FROM run_checks WHERE run_id = ?1";
 

@@ -193,7 +193,8 @@ impl RunStore {
                     to_sql_int(stage.bytes_in)?,
                     to_sql_int(stage.bytes_out)?,
                     stage.error,
-                    stage.plugin_sha256
+                    stage.plugin_sha256,
+                    stage.error_kind
                 ],
             )?;
             tx.execute(sql::DELETE_STAGE_METRICS, params![run_id, stage.stage])?;
@@ -257,7 +258,7 @@ impl RunStore {
         for run_id in running.into_iter().filter(|id| !super::lease::is_live(state_dir, id)) {
             let write = || -> rusqlite::Result<()> {
                 let tx = self.conn.unchecked_transaction()?;
-                tx.execute(sql::ABANDON_STAGES, params![run_id, now, super::lease::ABANDONED])?;
+                tx.execute(sql::ABANDON_STAGES, params![run_id, now, super::lease::ABANDONED, "abandoned"])?;
                 tx.execute(sql::FINISH_RUN, params![run_id, RunStatus::Failed, now])?;
                 tx.commit()
             };
@@ -394,7 +395,8 @@ impl RunStore {
         while let Some(row) = rows.next()? {
             metrics.entry(row.get(0)?).or_default().push((row.get(1)?, row.get(2)?));
         }
-        let mut stmt = self.conn.prepare(sql::RUN_STAGES)?;
+        let query = if self.version >= sql::ERROR_KIND_VERSION { sql::RUN_STAGES } else { sql::RUN_STAGES_WITHOUT_KIND };
+        let mut stmt = self.conn.prepare(query)?;
         let stages = stmt.query_map([&run.id], |row| {
             let stage: String = row.get(0)?;
             let record = StageRecord {
@@ -410,6 +412,7 @@ impl RunStore {
                 bytes_out: get_u64(row, 9)?,
                 error: row.get(10)?,
                 plugin_sha256: row.get(11)?,
+                error_kind: row.get(12)?,
                 stage,
             };
             Ok(StageRun { duration_seconds: record.duration_seconds(), record })

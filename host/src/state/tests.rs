@@ -101,6 +101,7 @@ fn lifecycle_start_upsert_finish_then_read_back() {
     };
     let validate_first = StageRecord {
         error: Some("plugin trapped".into()),
+        error_kind: Some("trap".into()),
         metrics: vec![("checked".into(), 10), ("bad".into(), 3)],
         ..ran("validate", StageStatus::Failed, 1_000_700, 1_000_800, 0)
     };
@@ -114,6 +115,8 @@ fn lifecycle_start_upsert_finish_then_read_back() {
     };
     store.upsert_stage("r1", &ingest).unwrap();
     store.upsert_stage("r1", &validate_first).unwrap();
+    let failed = store.get_run("r1").unwrap().unwrap();
+    assert_eq!(failed.stages[1].record, validate_first, "the error and its kind are kept");
     store.upsert_stage("r1", &validate_second).unwrap();
     store.finish_run("r1", RunStatus::Partial, ts(1_003_000)).unwrap();
 
@@ -327,17 +330,17 @@ fn schema_versions_other_than_ours_are_refused_clearly() {
     // An empty database (version 0): read-only refuses, a writer migrates it.
     drop(rusqlite::Connection::open(&db).unwrap());
     let err = RunStore::open_read_only(dir.path()).unwrap_err();
-    assert!(matches!(err, StateError::SchemaTooOld { found: 0, supported: 2, .. }), "{err}");
+    assert!(matches!(err, StateError::SchemaTooOld { found: 0, supported: 3, .. }), "{err}");
     RunStore::open(dir.path()).unwrap();
     RunStore::open_read_only(dir.path()).unwrap();
 
     // A database from a newer host.
     rusqlite::Connection::open(&db).unwrap().pragma_update(None, "user_version", 99).unwrap();
     for err in [RunStore::open(dir.path()).unwrap_err(), RunStore::open_read_only(dir.path()).unwrap_err()] {
-        assert!(matches!(err, StateError::SchemaTooNew { found: 99, supported: 2, .. }), "{err}");
+        assert!(matches!(err, StateError::SchemaTooNew { found: 99, supported: 3, .. }), "{err}");
         assert_eq!(
             err.to_string(),
-            format!("run store {} has schema version 99, newer than this host's 2: use a newer host", db.display())
+            format!("run store {} has schema version 99, newer than this host's 3: use a newer host", db.display())
         );
     }
 }
@@ -522,10 +525,16 @@ fn sample_detail() -> RunDetail {
             attempts: 3,
             rows_in: 1000,
             error: Some("plugin trapped: out of fuel".into()),
+            error_kind: Some("trap".into()),
             metrics: vec![("checked".into(), 640), ("bad".into(), 2)],
             ..ran("enrich", StageStatus::Failed, 1_795_633_620_600, 1_795_633_745_600, 0)
         },
-        StageRecord { status: StageStatus::UpstreamFailed, ..StageRecord::pending("report") },
+        StageRecord {
+            status: StageStatus::UpstreamFailed,
+            error: Some("not run: upstream stage \"enrich\" failed".into()),
+            error_kind: Some("upstream_failed".into()),
+            ..StageRecord::pending("report")
+        },
     ];
     for stage in &stages {
         store.upsert_stage(id, stage).unwrap();
@@ -570,9 +579,10 @@ config        sha256:c0ffee
    STAGE   STATUS           ATTEMPTS  ROWS IN  ROWS OUT  REJECTED  DURATION  PLUGIN
 ✓  ingest  success                 1        0      1000         0     0.52s  0123456789ab
 ✗  enrich  failed                  3     1000         0         0     2m05s  -
-   error: plugin trapped: out of fuel
+   error (trap): plugin trapped: out of fuel
    metrics: checked=640 bad=2
 ⊘  report  upstream_failed         0        0         0         0         -  -
+   error (upstream_failed): not run: upstream stage \"enrich\" failed
 ";
     assert_eq!(render_run_detail(&sample_detail()), expected);
 }
@@ -744,6 +754,7 @@ fn renders_run_detail_with_checks() {
     let text = render_run_detail(&detail);
     let expected_tail = "\
 ⊘  report  upstream_failed         0        0         0         0         -  -
+   error (upstream_failed): not run: upstream stage \"enrich\" failed
 
    CHECK
 ✓  conservation(ingest_orders)
