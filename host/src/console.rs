@@ -180,13 +180,14 @@ type StopSignal = (Mutex<bool>, Condvar);
 impl LiveProgress {
     /// Starts the live block for a run of `stages` stages when [`shows_live_block`] says so
     /// (`enabled`, stderr a terminal, text logs); otherwise the returned value observes nothing
-    /// and shows nothing.
-    pub fn start(run_id: &str, stages: usize, enabled: bool) -> Self {
+    /// and shows nothing. The run's id is shown once the run has one
+    /// ([`RunObserver::run_started`]).
+    pub fn start(stages: usize, enabled: bool) -> Self {
         let mut console = console();
         if !shows_live_block(enabled, console.log_format, io::stderr().is_terminal()) {
             return LiveProgress { ticker: None };
         }
-        console.live = Some(LiveBlock::new(run_id, stages, Instant::now()));
+        console.live = Some(LiveBlock::new("", stages, Instant::now()));
         drop(console);
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let signal = Arc::clone(&stop);
@@ -240,6 +241,10 @@ fn redraw() {
 }
 
 impl RunObserver for LiveProgress {
+    fn run_started(&self, run_id: &str, _dir: &Path) {
+        self.update(|live| live.run_id = run_id.to_owned());
+    }
+
     fn stage_started(&self, stage: &str, attempt: u32) {
         self.update(|live| live.started(stage, attempt, Instant::now()));
     }

@@ -1,16 +1,14 @@
 //! `host run`, `host validate`, `host graph` and `host runs`: the pipeline commands.
 
-use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use anyhow::{Context, Result, bail};
 use host::config::{self, Plan};
 use host::dag::{RunStatus, StageStatus};
-use host::run::{self, PreviousRun, RunObserver, RunOptions, StageOutcome};
+use host::run::{self, RunObserver, RunRequest};
 use host::runtime::Runtime;
-use host::state::{self, CheckRecord, NewRun, RunLease, RunStore, StageRecord, Timestamp};
+use host::state::{self, RunStore, Timestamp};
 use sha2::{Digest, Sha256};
 
 use crate::cli::{GraphFormat, PipelineArgs, RunArgs, RunsCommand, StateArgs};
@@ -98,74 +96,30 @@ pub fn run(args: &RunArgs, runtime: &Runtime) -> Result<u8> {
         }
         None => Timestamp::now().rfc3339()[..10].to_owned(),
     };
-    for name in &args.only {
-        if plan.stage_index(name).is_none() {
-            let known: Vec<&str> = plan.stages.iter().map(|s| s.name.as_str()).collect();
-            return Err(InvalidConfig(format!("--only {name}: no such stage (stages: {})", known.join(", "))).into());
-        }
-    }
-    std::fs::create_dir_all(&plan.paths.state)
-        .with_context(|| format!("cannot create state directory {}", plan.paths.state.display()))?;
-    let store = RunStore::open(&plan.paths.state)?;
-
-    for abandoned in store.reap_abandoned(&plan.paths.state, Timestamp::now())? {
-        tracing::warn!(run_id = %abandoned, "run was left running by a host that stopped; marked failed");
-    }
-    let previous = previous_run(&store, &plan, args)?;
-    let run_id = RunStore::new_run_id(Timestamp::now());
-    // Held until this process ends: while it is, no other host takes this run for abandoned.
-    let _lease = RunLease::take(&plan.paths.state, &run_id)
-        .with_context(|| format!("cannot take the lease of run {run_id} in {}", plan.paths.state.display()))?;
-    // Stages that stream from a running upstream wait for its rows without using a core, so by
-    // default every ready stage runs; without streaming, as many as there are cores.
-    let cores = || std::thread::available_parallelism().map_or(2, |n| n.get());
-    let parallelism = args.parallelism.unwrap_or_else(|| if args.no_stream { cores() } else { plan.stages.len() });
-    store.start_run(&NewRun {
-        id: run_id.clone(),
-        pipeline: plan.pipeline.clone(),
+    let request = RunRequest {
         env,
-        logical_date: logical_date.clone(),
-        started_at: Timestamp::now(),
-        resumed_from: previous.as_ref().map(|p| p.run_id.clone()),
         config_digest: digest,
-    })?;
-    let log_path = run::run_dir(&plan, &run_id).join("run.log");
-    if let Err(error) = console::open_run_log(&log_path) {
-        tracing::warn!(path = %log_path.display(), %error, "cannot write the run's log file");
-    }
-    tracing::info!(run_id = %run_id, pipeline = %plan.pipeline, date = %logical_date, "run started");
-
-    let recorder = Recorder { store: Mutex::new(store), run_id: run_id.clone(), started: Mutex::new(HashMap::new()) };
-    let options = RunOptions {
-        run_id: run_id.clone(),
         logical_date,
-        parallelism,
+        parallelism: args.parallelism,
         streaming: !args.no_stream,
         native_stages: args.native_stages,
         only: args.only.clone(),
-        previous,
+        resume: args.resume.clone(),
     };
-    let live = console::LiveProgress::start(&run_id, plan.stages.len(), !args.no_progress);
-    let outcome = run::run(&plan, &options, &(&recorder, &live));
+    let live = console::LiveProgress::start(plan.stages.len(), !args.no_progress);
+    let recorded = run::record(&plan, &request, &(&RunLog, &live));
     drop(live);
-    let outcome = outcome?;
-
-    let store = recorder.store.into_inner().unwrap_or_else(|e| e.into_inner());
-    if let Err(error) = store.record_checks(&run_id, &check_records(&outcome.checks)) {
-        // Still finish the run: its status matters more than the record of its checks.
-        tracing::error!(%error, "cannot record the checks in the run store");
-    }
-    store.finish_run(&run_id, outcome.status, Timestamp::now())?;
-    let summary = store.write_summary(&plan.paths.state, &run_id)?;
-    tracing::info!(run_id = %run_id, status = outcome.status.as_str(), seconds = outcome.duration_s, "run finished");
     console::close_run_log();
-
+    let recorded = recorded.map_err(|error| -> anyhow::Error {
+        if error.is_usage() { InvalidConfig(error.to_string()).into() } else { error.into() }
+    })?;
+    let outcome = &recorded.outcome;
     if args.json {
         let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, &outcome)?;
+        serde_json::to_writer_pretty(&mut out, outcome)?;
         writeln!(out)?;
     } else {
-        print_summary(&outcome, &summary);
+        print_summary(outcome, &recorded.summary);
     }
     Ok(match outcome.status {
         RunStatus::Success => exit::SUCCESS,
@@ -174,85 +128,14 @@ pub fn run(args: &RunArgs, runtime: &Runtime) -> Result<u8> {
     })
 }
 
-/// The run whose outputs `--resume` or `--only` reuse.
-fn previous_run(store: &RunStore, plan: &Plan, args: &RunArgs) -> Result<Option<PreviousRun>> {
-    let detail = match (&args.resume, args.only.is_empty()) {
-        (Some(id), _) => Some(store.get_run(id)?.ok_or_else(|| InvalidConfig(format!("--resume {id}: no such run")))?),
-        (None, false) => store.latest_run(&plan.pipeline)?,
-        (None, true) => None,
-    };
-    let Some(detail) = detail else {
-        if !args.only.is_empty() {
-            bail!(InvalidConfig("--only needs an earlier run's outputs, and this pipeline has no run yet".into()));
-        }
-        return Ok(None);
-    };
-    let succeeded: BTreeSet<String> = detail
-        .stages
-        .iter()
-        .filter(|s| matches!(s.record.status, StageStatus::Success | StageStatus::Skipped))
-        .map(|s| s.record.stage.clone())
-        .collect();
-    Ok(Some(PreviousRun { run_id: detail.run.id.clone(), succeeded, resume: args.resume.is_some() }))
-}
+/// Sends the log lines to the run's `run.log` once the run has its folder.
+struct RunLog;
 
-/// The run's checks as the run store records them.
-fn check_records(checks: &[run::CheckOutcome]) -> Vec<CheckRecord> {
-    checks
-        .iter()
-        .map(|c| CheckRecord {
-            name: c.check.clone(),
-            passed: c.passed,
-            detail: c.detail.clone(),
-            figures: c.figures.clone(),
-        })
-        .collect()
-}
-
-/// Writes every stage change to the run store.
-struct Recorder {
-    store: Mutex<RunStore>,
-    run_id: String,
-    started: Mutex<HashMap<String, Timestamp>>,
-}
-
-impl RunObserver for Recorder {
-    fn stage_started(&self, stage: &str, attempt: u32) {
-        let now = Timestamp::now();
-        self.started.lock().unwrap_or_else(|e| e.into_inner()).entry(stage.to_owned()).or_insert(now);
-        let mut record = StageRecord::pending(stage);
-        record.status = StageStatus::Running;
-        record.attempts = attempt;
-        record.started_at = Some(now);
-        self.save(&record);
-    }
-
-    fn stage_finished(&self, outcome: &StageOutcome) {
-        let mut record = StageRecord::pending(&outcome.name);
-        record.status = outcome.status;
-        record.attempts = outcome.attempts;
-        record.started_at = self.started.lock().unwrap_or_else(|e| e.into_inner()).get(&outcome.name).copied();
-        record.ended_at = record.started_at.map(|_| Timestamp::now());
-        record.error = outcome.error.as_ref().map(ToString::to_string);
-        record.error_kind = outcome.error_kind.map(str::to_owned);
-        if let Some(report) = &outcome.report {
-            record.rows_in = report.rows_in;
-            record.rows_out = report.rows_out;
-            record.rows_rejected = report.rows_rejected;
-            record.bytes_in = report.bytes_in;
-            record.bytes_out = report.bytes_out;
-            record.plugin_sha256 = report.plugin_sha256.clone();
-            record.metrics = report.metrics.clone();
-        }
-        self.save(&record);
-    }
-}
-
-impl Recorder {
-    fn save(&self, record: &StageRecord) {
-        let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
-        if let Err(error) = store.upsert_stage(&self.run_id, record) {
-            tracing::error!(stage = %record.stage, %error, "cannot record stage in the run store");
+impl RunObserver for RunLog {
+    fn run_started(&self, _run_id: &str, dir: &std::path::Path) {
+        let path = dir.join("run.log");
+        if let Err(error) = console::open_run_log(&path) {
+            tracing::warn!(path = %path.display(), %error, "cannot write the run's log file");
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Native CSV → Arrow ingestion, the `ingest_*` stages of the e-commerce spec (stage 1 and
-//! settled details 1-7, 16, 21).
+//! Native CSV → Arrow ingestion: what a pipeline's `ingest:` stages run (for the e-commerce
+//! pipeline, the spec's stage 1 and settled details 1-7, 16 and 21).
 //!
 //! [`IngestReader`] streams a CSV file into [`IngestBatch`]es of at most
 //! [`IngestOptions::batch_rows`] records and about [`IngestOptions::batch_bytes`] of the file:

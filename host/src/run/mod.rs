@@ -1,16 +1,18 @@
-//! One run of a plan: picks the stages to run (all, `--only`, or what `--resume` left to do),
-//! schedules them, and gathers what happened.
+//! One run of a plan: [`run`] picks the stages to run (all, `--only`, or what `--resume` left
+//! to do), schedules them, and gathers what happened; [`record`] makes a run and keeps it in the
+//! run store (its record, lease, stages, checks and summary), as `host run` does.
 
 mod artifacts;
 mod checks;
 mod failure;
 mod messages;
 mod native;
+mod record;
 mod sinks;
 mod stages;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,6 +28,7 @@ pub use artifacts::Artifacts;
 use artifacts::Live;
 pub use checks::CheckOutcome;
 pub use failure::StageFailure;
+pub use record::{RecordError, RecordedRun, RunRequest, record};
 pub use stages::{StageContext, StageReport};
 
 /// How to run a plan.
@@ -106,6 +109,9 @@ pub enum RunError {
 
 /// Observes the run for the console and the run store.
 pub trait RunObserver: Sync {
+    /// The run has its id and its folder (`<state>/runs/<id>/`, see [`run_dir`]), and is about
+    /// to start its stages ([`record`] tells; [`run`] alone knows no id but the one it is given).
+    fn run_started(&self, _run_id: &str, _dir: &Path) {}
     fn stage_started(&self, _stage: &str, _attempt: u32) {}
     fn stage_retrying(&self, _stage: &str, _attempt: u32, _error: &StageFailure, _wait: Duration) {}
     /// An attempt stopped because an upstream it was reading failed; it starts again on the
@@ -118,6 +124,10 @@ pub trait RunObserver: Sync {
 
 /// Both observers see everything, the first first.
 impl<A: RunObserver, B: RunObserver> RunObserver for (A, B) {
+    fn run_started(&self, run_id: &str, dir: &Path) {
+        self.0.run_started(run_id, dir);
+        self.1.run_started(run_id, dir);
+    }
     fn stage_started(&self, stage: &str, attempt: u32) {
         self.0.stage_started(stage, attempt);
         self.1.stage_started(stage, attempt);
@@ -141,6 +151,9 @@ impl<A: RunObserver, B: RunObserver> RunObserver for (A, B) {
 }
 
 impl<T: RunObserver + ?Sized> RunObserver for &T {
+    fn run_started(&self, run_id: &str, dir: &Path) {
+        (**self).run_started(run_id, dir);
+    }
     fn stage_started(&self, stage: &str, attempt: u32) {
         (**self).stage_started(stage, attempt);
     }

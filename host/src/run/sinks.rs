@@ -96,8 +96,7 @@ pub fn write_quarantine(plan: &Plan, artifacts: &Artifacts, run_id: &str) -> Res
             continue;
         }
         let file_name = path.file_name().map_or_else(|| source.clone(), |n| n.to_string_lossy().into_owned());
-        let mut writer = QuarantineWriter::create(&plan.paths.quarantine, source, run_id, &file_name, path, schema)
-            ?;
+        let mut writer = QuarantineWriter::create(&plan.paths.quarantine, source, run_id, &file_name, path, schema)?;
         for s in feeders {
             let name = &plan.stages[s].name;
             for batch in artifacts.read(name, "rejected")? {

@@ -8,8 +8,8 @@ use arrow_array::RecordBatch;
 use serde::Serialize;
 
 use super::RunObserver;
-use super::failure::StageFailure;
 use super::artifacts::{ArtifactReader, Artifacts, Follow, PortWriters};
+use super::failure::StageFailure;
 use crate::config::{PlannedStage, StageKind, Upstream};
 use crate::ingest::{IngestOptions, ingest};
 use crate::runtime::{InstanceStats, Output, RunInfo, StageError, StageErrorKind, StageInstance};
@@ -88,10 +88,9 @@ impl StageContext<'_> {
 /// sinks (see `super::sinks`).
 pub fn run_data_stage(ctx: &StageContext<'_>) -> Result<StageReport, StageFailure> {
     let stage = ctx.stage;
-    ctx.artifacts.reset_stage(&stage.name).map_err(|source| StageFailure::Io {
-        path: ctx.artifacts.stage_dir(&stage.name),
-        source: Arc::new(source),
-    })?;
+    ctx.artifacts
+        .reset_stage(&stage.name)
+        .map_err(|source| StageFailure::Io { path: ctx.artifacts.stage_dir(&stage.name), source: Arc::new(source) })?;
     ctx.artifacts.live().begin(&stage.name);
     match &stage.kind {
         StageKind::Ingest { path, schema, batch_rows, batch_bytes, .. } => {

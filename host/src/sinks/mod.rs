@@ -1,5 +1,6 @@
-//! The native sinks: the warehouse load, the quarantine and the reports (stages 5-6 of the
-//! e-commerce spec, settled details 14-16 and 18-22). The run's invariants are the pipeline's
+//! The native sinks: the warehouse load, the quarantine and the reports, each shaped by the
+//! pipeline file (for the e-commerce pipeline, the spec's stages 5-6 and settled details 14-16
+//! and 18-22). The run's invariants are the pipeline's
 //! `checks:`, evaluated from the artifacts (`run/checks.rs`).
 //!
 //! - [`warehouse`]: Parquet tables under a root directory. [`FactTableWriter`] streams a

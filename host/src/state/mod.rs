@@ -6,7 +6,7 @@
 //! <state>/runs/<run_id>/summary.json   the run's RunDetail, written atomically at the end of a run
 //! ```
 //!
-//! The scheduler holds one [`RunStore::open`] behind a `Mutex` and calls
+//! [`crate::run::record`] holds one [`RunStore::open`] behind a `Mutex` and calls
 //! [`start_run`](RunStore::start_run), [`upsert_stage`](RunStore::upsert_stage) as each stage
 //! changes status, [`record_checks`](RunStore::record_checks) with the pipeline's checks,
 //! [`finish_run`](RunStore::finish_run) and

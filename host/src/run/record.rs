@@ -1,0 +1,231 @@
+//! A run as the run store keeps it: [`record`] reaps runs whose host died, picks the earlier run
+//! that `--resume`/`--only` reuse, takes the new run's lease, records the run and every stage
+//! change as it happens, then its checks, its status and its `summary.json`. `host run` calls it;
+//! so will the scheduler and one-stage tasks of other orchestrators.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use super::{CheckOutcome, PreviousRun, RunError, RunObserver, RunOptions, RunOutcome, StageOutcome};
+use crate::config::Plan;
+use crate::dag::StageStatus;
+use crate::state::{CheckRecord, NewRun, RunLease, RunStore, StageRecord, StateError, Timestamp};
+
+/// A run to make and record.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// The environment the plan was loaded for, recorded with the run.
+    pub env: String,
+    /// The sha256 of the merged configuration, recorded with the run.
+    pub config_digest: String,
+    /// The logical date, `YYYY-MM-DD`.
+    pub logical_date: String,
+    /// The most stages running at once; `None`: every ready stage when streaming (a stage
+    /// waiting for its upstream's rows uses no core), else one per core.
+    pub parallelism: Option<usize>,
+    /// See [`RunOptions::streaming`].
+    pub streaming: bool,
+    /// See [`RunOptions::native_stages`].
+    pub native_stages: bool,
+    /// Run only these stages, on the latest run's outputs.
+    pub only: Vec<String>,
+    /// Re-run what this run did not finish (and its downstream), reusing the rest.
+    pub resume: Option<String>,
+}
+
+/// A recorded run: what happened, and where its summary is.
+#[derive(Debug)]
+pub struct RecordedRun {
+    pub outcome: RunOutcome,
+    pub summary: PathBuf,
+}
+
+/// A run that could not be made or recorded. Stage failures are not errors: they are in the
+/// outcome.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// `--only` names a stage the plan doesn't have.
+    #[error("--only {name}: no such stage (stages: {})", stages.join(", "))]
+    UnknownStage { name: String, stages: Vec<String> },
+    /// `--resume` names a run the store doesn't have.
+    #[error("--resume {0}: no such run")]
+    NoSuchRun(String),
+    /// `--only` needs an earlier run to take the other stages' outputs from.
+    #[error("--only needs an earlier run's outputs, and pipeline {0} has no run yet")]
+    NoEarlierRun(String),
+    #[error("cannot create state directory {}: {source}", path.display())]
+    StateDir { path: PathBuf, source: std::io::Error },
+    #[error("cannot take the lease of run {run_id} in {}: {source}", dir.display())]
+    Lease { run_id: String, dir: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+impl RecordError {
+    /// Whether the request itself was wrong (a usage error), not the machine or the store.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            RecordError::UnknownStage { .. }
+                | RecordError::NoSuchRun(_)
+                | RecordError::NoEarlierRun(_)
+                | RecordError::Run(RunError::UnknownStage(_))
+        )
+    }
+}
+
+/// Makes the run `request` asks for of `plan` and records it in the plan's run store;
+/// `observer` sees the run start (with its id and folder) and every stage change.
+pub fn record(plan: &Plan, request: &RunRequest, observer: &dyn RunObserver) -> Result<RecordedRun, RecordError> {
+    if let Some(name) = request.only.iter().find(|name| plan.stage_index(name).is_none()) {
+        let stages = plan.stages.iter().map(|s| s.name.clone()).collect();
+        return Err(RecordError::UnknownStage { name: name.clone(), stages });
+    }
+    let state = &plan.paths.state;
+    std::fs::create_dir_all(state).map_err(|source| RecordError::StateDir { path: state.clone(), source })?;
+    let store = RunStore::open(state)?;
+    for abandoned in store.reap_abandoned(state, Timestamp::now())? {
+        tracing::warn!(run_id = %abandoned, "run was left running by a host that stopped; marked failed");
+    }
+    let previous = previous_run(&store, plan, request)?;
+    let run_id = RunStore::new_run_id(Timestamp::now());
+    // Held until the run is recorded: while it is, no other host takes this run for abandoned.
+    let _lease = RunLease::take(state, &run_id).map_err(|source| RecordError::Lease {
+        run_id: run_id.clone(),
+        dir: state.clone(),
+        source,
+    })?;
+    store.start_run(&NewRun {
+        id: run_id.clone(),
+        pipeline: plan.pipeline.clone(),
+        env: request.env.clone(),
+        logical_date: request.logical_date.clone(),
+        started_at: Timestamp::now(),
+        resumed_from: previous.as_ref().map(|p| p.run_id.clone()),
+        config_digest: request.config_digest.clone(),
+    })?;
+    observer.run_started(&run_id, &super::run_dir(plan, &run_id));
+    tracing::info!(run_id = %run_id, pipeline = %plan.pipeline, date = %request.logical_date, "run started");
+
+    let recorder = Recorder { store: Mutex::new(store), run_id: run_id.clone(), started: Mutex::new(HashMap::new()) };
+    let options = RunOptions {
+        run_id: run_id.clone(),
+        logical_date: request.logical_date.clone(),
+        parallelism: request.parallelism.unwrap_or_else(|| default_parallelism(plan, request.streaming)),
+        streaming: request.streaming,
+        native_stages: request.native_stages,
+        only: request.only.clone(),
+        previous,
+    };
+    let outcome = super::run(plan, &options, &(&recorder, observer));
+    let store = recorder.store.into_inner().unwrap_or_else(|e| e.into_inner());
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            // Nothing ran: the run is failed, not left running.
+            if let Err(finish) = store.finish_run(&run_id, crate::dag::RunStatus::Failed, Timestamp::now()) {
+                tracing::error!(error = %finish, "cannot record the run as failed");
+            }
+            return Err(error.into());
+        }
+    };
+    if let Err(error) = store.record_checks(&run_id, &check_records(&outcome.checks)) {
+        // Still finish the run: its status matters more than the record of its checks.
+        tracing::error!(%error, "cannot record the checks in the run store");
+    }
+    store.finish_run(&run_id, outcome.status, Timestamp::now())?;
+    let summary = store.write_summary(state, &run_id)?;
+    tracing::info!(run_id = %run_id, status = outcome.status.as_str(), seconds = outcome.duration_s, "run finished");
+    Ok(RecordedRun { outcome, summary })
+}
+
+/// Every ready stage when streaming (a stage waiting for rows uses no core), else one per core.
+fn default_parallelism(plan: &Plan, streaming: bool) -> usize {
+    if streaming { plan.stages.len() } else { std::thread::available_parallelism().map_or(2, |n| n.get()) }
+}
+
+/// The run whose outputs `--resume` or `--only` reuse.
+fn previous_run(store: &RunStore, plan: &Plan, request: &RunRequest) -> Result<Option<PreviousRun>, RecordError> {
+    let detail = match (&request.resume, request.only.is_empty()) {
+        (Some(id), _) => Some(store.get_run(id)?.ok_or_else(|| RecordError::NoSuchRun(id.clone()))?),
+        (None, false) => store.latest_run(&plan.pipeline)?,
+        (None, true) => None,
+    };
+    let Some(detail) = detail else {
+        if !request.only.is_empty() {
+            return Err(RecordError::NoEarlierRun(plan.pipeline.clone()));
+        }
+        return Ok(None);
+    };
+    let succeeded: BTreeSet<String> = detail
+        .stages
+        .iter()
+        .filter(|s| matches!(s.record.status, StageStatus::Success | StageStatus::Skipped))
+        .map(|s| s.record.stage.clone())
+        .collect();
+    Ok(Some(PreviousRun { run_id: detail.run.id.clone(), succeeded, resume: request.resume.is_some() }))
+}
+
+/// The run's checks as the run store records them.
+fn check_records(checks: &[CheckOutcome]) -> Vec<CheckRecord> {
+    checks
+        .iter()
+        .map(|c| CheckRecord {
+            name: c.check.clone(),
+            passed: c.passed,
+            detail: c.detail.clone(),
+            figures: c.figures.clone(),
+        })
+        .collect()
+}
+
+/// Writes every stage change to the run store.
+struct Recorder {
+    store: Mutex<RunStore>,
+    run_id: String,
+    started: Mutex<HashMap<String, Timestamp>>,
+}
+
+impl RunObserver for Recorder {
+    fn stage_started(&self, stage: &str, attempt: u32) {
+        let now = Timestamp::now();
+        self.started.lock().unwrap_or_else(|e| e.into_inner()).entry(stage.to_owned()).or_insert(now);
+        let mut record = StageRecord::pending(stage);
+        record.status = StageStatus::Running;
+        record.attempts = attempt;
+        record.started_at = Some(now);
+        self.save(&record);
+    }
+
+    fn stage_finished(&self, outcome: &StageOutcome) {
+        let mut record = StageRecord::pending(&outcome.name);
+        record.status = outcome.status;
+        record.attempts = outcome.attempts;
+        record.started_at = self.started.lock().unwrap_or_else(|e| e.into_inner()).get(&outcome.name).copied();
+        record.ended_at = record.started_at.map(|_| Timestamp::now());
+        record.error = outcome.error.as_ref().map(ToString::to_string);
+        record.error_kind = outcome.error_kind.map(str::to_owned);
+        if let Some(report) = &outcome.report {
+            record.rows_in = report.rows_in;
+            record.rows_out = report.rows_out;
+            record.rows_rejected = report.rows_rejected;
+            record.bytes_in = report.bytes_in;
+            record.bytes_out = report.bytes_out;
+            record.plugin_sha256 = report.plugin_sha256.clone();
+            record.metrics = report.metrics.clone();
+        }
+        self.save(&record);
+    }
+}
+
+impl Recorder {
+    fn save(&self, record: &StageRecord) {
+        let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(error) = store.upsert_stage(&self.run_id, record) {
+            tracing::error!(stage = %record.stage, %error, "cannot record stage in the run store");
+        }
+    }
+}
