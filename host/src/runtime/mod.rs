@@ -28,8 +28,8 @@ mod plugin;
 
 pub use contract::{CONTRACT_PACKAGE, CONTRACT_VERSION, ContractVersion};
 pub use engine::{Runtime, RuntimeOptions};
-pub use error::{LoadError, StageError, StageErrorKind};
 pub(crate) use error::humanize_duration;
+pub use error::{LoadError, StageError, StageErrorKind};
 #[cfg(feature = "native-stages")]
 pub(crate) use instance::keep_metrics;
 pub use instance::{InstanceStats, MAX_METRICS, Output, RunInfo, StageInstance};

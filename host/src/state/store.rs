@@ -395,7 +395,8 @@ impl RunStore {
         while let Some(row) = rows.next()? {
             metrics.entry(row.get(0)?).or_default().push((row.get(1)?, row.get(2)?));
         }
-        let query = if self.version >= sql::ERROR_KIND_VERSION { sql::RUN_STAGES } else { sql::RUN_STAGES_WITHOUT_KIND };
+        let query =
+            if self.version >= sql::ERROR_KIND_VERSION { sql::RUN_STAGES } else { sql::RUN_STAGES_WITHOUT_KIND };
         let mut stmt = self.conn.prepare(query)?;
         let stages = stmt.query_map([&run.id], |row| {
             let stage: String = row.get(0)?;
