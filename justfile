@@ -24,6 +24,12 @@ run *args:
     @[ -f data/raw/orders.csv ] || target/release/host generate-data --orders 100000 --seed 42 --out data/raw
     target/release/host run --pipeline config/ecommerce.yaml {{ args }}
 
+# Build everything and run the example pipeline on its checked-in data (config/examples/weblogs.yaml).
+example *args:
+    just build-plugins
+    cargo build --release
+    target/release/host run --pipeline config/examples/weblogs.yaml {{ args }}
+
 # Formatting and clippy (`just lint`), then every test: unit, SDK harness, plugins natively,
 # end-to-end on real wasm.
 test: interop-env lint

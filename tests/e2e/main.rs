@@ -3,6 +3,7 @@
 
 mod common;
 mod crash;
+mod examples;
 mod generate;
 mod golden;
 mod hostile;
