@@ -8,7 +8,7 @@ use host::config::{self, Plan};
 use host::dag::{RunStatus, StageStatus};
 use host::run::{self, RunObserver, RunRequest};
 use host::runtime::Runtime;
-use host::state::{self, RunStore, Timestamp};
+use host::state::{self, RunStore, Timestamp, Trigger};
 use sha2::{Digest, Sha256};
 
 use crate::cli::{GraphFormat, PipelineArgs, RunArgs, RunsCommand, StateArgs};
@@ -105,6 +105,7 @@ pub fn run(args: &RunArgs, runtime: &Runtime) -> Result<u8> {
         native_stages: args.native_stages,
         only: args.only.clone(),
         resume: args.resume.clone(),
+        trigger: Trigger::Manual,
     };
     let live = console::LiveProgress::start(plan.stages.len(), !args.no_progress);
     let recorded = run::record(&plan, &request, &(&RunLog, &live));

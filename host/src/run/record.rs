@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use super::{CheckOutcome, PreviousRun, RunError, RunObserver, RunOptions, RunOutcome, StageOutcome};
 use crate::config::Plan;
 use crate::dag::StageStatus;
-use crate::state::{CheckRecord, NewRun, RunLease, RunStore, StageRecord, StateError, Timestamp};
+use crate::state::{CheckRecord, NewRun, RunLease, RunStore, StageRecord, StateError, Timestamp, Trigger};
 
 /// A run to make and record.
 #[derive(Debug, Clone)]
@@ -32,6 +32,8 @@ pub struct RunRequest {
     pub only: Vec<String>,
     /// Re-run what this run did not finish (and its downstream), reusing the rest.
     pub resume: Option<String>,
+    /// What starts the run, recorded with it.
+    pub trigger: Trigger,
 }
 
 /// A recorded run: what happened, and where its summary is.
@@ -106,6 +108,7 @@ pub fn record(plan: &Plan, request: &RunRequest, observer: &dyn RunObserver) -> 
         started_at: Timestamp::now(),
         resumed_from: previous.as_ref().map(|p| p.run_id.clone()),
         config_digest: request.config_digest.clone(),
+        trigger: request.trigger,
     })?;
     observer.run_started(&run_id, &super::run_dir(plan, &run_id));
     tracing::info!(run_id = %run_id, pipeline = %plan.pipeline, date = %request.logical_date, "run started");

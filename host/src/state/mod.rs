@@ -32,7 +32,7 @@ pub use error::StateError;
 pub use lease::{ABANDONED, RunLease, is_live};
 pub use model::{
     CheckRecord, Figures, NewRun, ParseStatusError, RunDetail, RunStats, RunStatus, RunSummary, StageCounts,
-    StageRecord, StageRun, StageStats, StageStatus,
+    StageRecord, StageRun, StageStats, StageStatus, Trigger,
 };
 pub use render::{render_run_detail, render_runs_table, render_stats, thousands};
 pub use store::{DB_FILE, RunStore};

@@ -54,6 +54,44 @@ pub struct NewRun {
     pub resumed_from: Option<String>,
     /// Digest of the validated plan the run executes.
     pub config_digest: String,
+    pub trigger: Trigger,
+}
+
+/// What started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// `host run`.
+    Manual,
+    /// `host schedule`, at a fire time of the pipeline's `schedule:`.
+    Schedule,
+}
+
+impl Trigger {
+    pub const ALL: [Trigger; 2] = [Trigger::Manual, Trigger::Schedule];
+
+    /// The lowercase name, as stored and printed.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Manual => "manual",
+            Trigger::Schedule => "schedule",
+        }
+    }
+}
+
+impl ToSql for Trigger {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for Trigger {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let text = value.as_str()?;
+        Trigger::ALL.into_iter().find(|t| t.as_str() == text).ok_or_else(|| {
+            FromSqlError::Other(format!("unknown run trigger {text:?} (expected manual or schedule)").into())
+        })
+    }
 }
 
 /// Everything recorded about one stage of one run. [`RunStore::upsert_stage`] replaces the
@@ -166,6 +204,8 @@ pub struct RunSummary {
     pub duration_seconds: Option<f64>,
     pub resumed_from: Option<String>,
     pub config_digest: String,
+    /// What started it: `manual` or `schedule`.
+    pub trigger: Trigger,
     pub stage_counts: StageCounts,
 }
 

@@ -64,6 +64,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 2 → 3: why a stage failed, as a short fixed label (`memory`, `timeout`, `trap`,
     // `upstream_failed`, ...) beside its message.
     "ALTER TABLE stage_runs ADD COLUMN error_kind TEXT;",
+    // 3 → 4: what started a run: `manual` (host run) or `schedule` (host schedule).
+    "ALTER TABLE runs ADD COLUMN trigger TEXT NOT NULL DEFAULT 'manual';",
 ];
 
 /// The schema version this host reads and writes.
@@ -79,11 +81,14 @@ pub(super) const CHECKS_VERSION: i64 = 2;
 /// The first schema version with `stage_runs.error_kind`.
 pub(super) const ERROR_KIND_VERSION: i64 = 3;
 
+/// The first schema version with `runs.trigger`.
+pub(super) const TRIGGER_VERSION: i64 = 4;
+
 pub(super) const USER_VERSION: &str = "SELECT user_version FROM pragma_user_version";
 
 pub(super) const INSERT_RUN: &str = "INSERT INTO runs
-        (id, pipeline, env, logical_date, status, started_at_ms, resumed_from, config_digest)
-    VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7)";
+        (id, pipeline, env, logical_date, status, started_at_ms, resumed_from, config_digest, trigger)
+    VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8)";
 
 pub(super) const FINISH_RUN: &str = "UPDATE runs SET status = ?2, ended_at_ms = ?3 WHERE id = ?1";
 
@@ -114,8 +119,9 @@ pub(super) const DELETE_STAGE_METRICS: &str = "DELETE FROM stage_metrics WHERE r
 pub(super) const INSERT_STAGE_METRIC: &str =
     "INSERT INTO stage_metrics (run_id, stage, seq, name, value) VALUES (?1, ?2, ?3, ?4, ?5)";
 
-/// One run summary per row: the run's columns (0-9) then its stage counts (10-16), for the runs
-/// that `$runs` (a parenthesised `SELECT * FROM runs ...`) yields, newest first.
+/// One run summary per row: the run's columns (0-8), its stage counts (9-15), its trigger (16),
+/// for the runs that `$runs` (a parenthesised `SELECT * FROM runs ...`) yields, newest first.
+/// Each query has a twin for stores older than [`TRIGGER_VERSION`], whose runs were all manual.
 macro_rules! run_summaries {
     ($runs:literal) => {
         concat!(
@@ -126,7 +132,7 @@ macro_rules! run_summaries {
                     COUNT(CASE WHEN s.status = 'success' THEN 1 END),
                     COUNT(CASE WHEN s.status = 'failed' THEN 1 END),
                     COUNT(CASE WHEN s.status = 'skipped' THEN 1 END),
-                    COUNT(CASE WHEN s.status = 'upstream_failed' THEN 1 END)
+                    COUNT(CASE WHEN s.status = 'upstream_failed' THEN 1 END), r.trigger
              FROM ",
             $runs,
             " AS r LEFT JOIN stage_runs AS s ON s.run_id = r.id
@@ -137,14 +143,24 @@ macro_rules! run_summaries {
 }
 
 /// `?1`: how many runs, newest first.
-pub(super) const LIST_RUNS: &str = run_summaries!("(SELECT * FROM runs ORDER BY started_at_ms DESC, id DESC LIMIT ?1)");
+pub(super) const LIST_RUNS: [&str; 2] = [
+    run_summaries!("(SELECT * FROM runs ORDER BY started_at_ms DESC, id DESC LIMIT ?1)"),
+    run_summaries!("(SELECT *, 'manual' AS trigger FROM runs ORDER BY started_at_ms DESC, id DESC LIMIT ?1)"),
+];
 
 /// `?1`: the run id.
-pub(super) const GET_RUN: &str = run_summaries!("(SELECT * FROM runs WHERE id = ?1)");
+pub(super) const GET_RUN: [&str; 2] = [
+    run_summaries!("(SELECT * FROM runs WHERE id = ?1)"),
+    run_summaries!("(SELECT *, 'manual' AS trigger FROM runs WHERE id = ?1)"),
+];
 
 /// `?1`: the pipeline name.
-pub(super) const LATEST_RUN: &str =
-    run_summaries!("(SELECT * FROM runs WHERE pipeline = ?1 ORDER BY started_at_ms DESC, id DESC LIMIT 1)");
+pub(super) const LATEST_RUN: [&str; 2] = [
+    run_summaries!("(SELECT * FROM runs WHERE pipeline = ?1 ORDER BY started_at_ms DESC, id DESC LIMIT 1)"),
+    run_summaries!(
+        "(SELECT *, 'manual' AS trigger FROM runs WHERE pipeline = ?1 ORDER BY started_at_ms DESC, id DESC LIMIT 1)"
+    ),
+];
 
 /// A run's stages in start order; stages that never started follow, in the order they were
 /// first recorded.

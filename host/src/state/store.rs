@@ -31,7 +31,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 ///
 /// ```no_run
 /// # fn main() -> Result<(), host::state::StateError> {
-/// use host::state::{NewRun, RunStatus, RunStore, StageRecord, StageStatus, Timestamp};
+/// use host::state::{NewRun, RunStatus, RunStore, StageRecord, StageStatus, Timestamp, Trigger};
 ///
 /// let dir = std::path::Path::new("state");
 /// let store = RunStore::open(dir)?;
@@ -45,6 +45,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 ///     started_at: now,
 ///     resumed_from: None,
 ///     config_digest: "sha256:…".into(),
+///     trigger: Trigger::Manual,
 /// })?;
 /// store.upsert_stage(&id, &StageRecord { status: StageStatus::Success, ..StageRecord::pending("ingest") })?;
 /// store.finish_run(&id, RunStatus::Success, Timestamp::now())?;
@@ -155,7 +156,8 @@ impl RunStore {
                 run.logical_date,
                 run.started_at,
                 run.resumed_from,
-                run.config_digest
+                run.config_digest,
+                run.trigger
             ],
         );
         match inserted {
@@ -271,17 +273,17 @@ impl RunStore {
     /// The `limit` most recent runs, newest first.
     pub fn list_runs(&self, limit: usize) -> Result<Vec<RunSummary>, StateError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.query_summaries(sql::LIST_RUNS, limit).map_err(|e| self.sql_error("list runs".into(), e))
+        self.query_summaries(self.pick(sql::LIST_RUNS), limit).map_err(|e| self.sql_error("list runs".into(), e))
     }
 
     /// Run `run_id` and its stages, or `None` when there is no such run.
     pub fn get_run(&self, run_id: &str) -> Result<Option<RunDetail>, StateError> {
-        self.detail(sql::GET_RUN, run_id).map_err(|e| self.sql_error(format!("read run {run_id}"), e))
+        self.detail(self.pick(sql::GET_RUN), run_id).map_err(|e| self.sql_error(format!("read run {run_id}"), e))
     }
 
     /// The most recently started run of `pipeline` (whatever its status), or `None`.
     pub fn latest_run(&self, pipeline: &str) -> Result<Option<RunDetail>, StateError> {
-        self.detail(sql::LATEST_RUN, pipeline)
+        self.detail(self.pick(sql::LATEST_RUN), pipeline)
             .map_err(|e| self.sql_error(format!("read the latest run of {pipeline}"), e))
     }
 
@@ -377,6 +379,12 @@ impl RunStore {
 
     fn user_version(&self) -> rusqlite::Result<i64> {
         self.conn.query_row(sql::USER_VERSION, [], |row| row.get(0))
+    }
+
+    /// Of a query and its twin for stores older than [`sql::TRIGGER_VERSION`], the one for this
+    /// store.
+    fn pick(&self, [current, older]: [&'static str; 2]) -> &'static str {
+        if self.version >= sql::TRIGGER_VERSION { current } else { older }
     }
 
     fn query_summaries(&self, sql: &str, param: impl rusqlite::ToSql) -> rusqlite::Result<Vec<RunSummary>> {
@@ -486,6 +494,7 @@ fn run_summary(row: &Row<'_>) -> rusqlite::Result<RunSummary> {
         duration_seconds: ended_at.map(|end| started_at.seconds_until(end)),
         resumed_from: row.get(7)?,
         config_digest: row.get(8)?,
+        trigger: row.get(16)?,
         stage_counts: StageCounts {
             total: get_u64(row, 9)?,
             pending: get_u64(row, 10)?,

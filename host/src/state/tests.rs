@@ -45,6 +45,7 @@ fn new_run(id: &str, pipeline: &str, started_ms: i64) -> NewRun {
         started_at: ts(started_ms),
         resumed_from: None,
         config_digest: "sha256:c0ffee".to_owned(),
+        trigger: Trigger::Manual,
     }
 }
 
@@ -330,19 +331,33 @@ fn schema_versions_other_than_ours_are_refused_clearly() {
     // An empty database (version 0): read-only refuses, a writer migrates it.
     drop(rusqlite::Connection::open(&db).unwrap());
     let err = RunStore::open_read_only(dir.path()).unwrap_err();
-    assert!(matches!(err, StateError::SchemaTooOld { found: 0, supported: 3, .. }), "{err}");
+    assert!(matches!(err, StateError::SchemaTooOld { found: 0, supported: 4, .. }), "{err}");
     RunStore::open(dir.path()).unwrap();
     RunStore::open_read_only(dir.path()).unwrap();
 
     // A database from a newer host.
     rusqlite::Connection::open(&db).unwrap().pragma_update(None, "user_version", 99).unwrap();
     for err in [RunStore::open(dir.path()).unwrap_err(), RunStore::open_read_only(dir.path()).unwrap_err()] {
-        assert!(matches!(err, StateError::SchemaTooNew { found: 99, supported: 3, .. }), "{err}");
+        assert!(matches!(err, StateError::SchemaTooNew { found: 99, supported: 4, .. }), "{err}");
         assert_eq!(
             err.to_string(),
-            format!("run store {} has schema version 99, newer than this host's 3: use a newer host", db.display())
+            format!("run store {} has schema version 99, newer than this host's 4: use a newer host", db.display())
         );
     }
+}
+
+#[test]
+fn a_run_keeps_what_triggered_it() {
+    let dir = TempDir::new("trigger");
+    let store = RunStore::open(dir.path()).unwrap();
+    store.start_run(&new_run("manual", "p", 1)).unwrap();
+    store.start_run(&NewRun { trigger: Trigger::Schedule, ..new_run("scheduled", "p", 2) }).unwrap();
+    let triggers: Vec<(String, Trigger)> =
+        store.list_runs(10).unwrap().into_iter().map(|run| (run.id, run.trigger)).collect();
+    assert_eq!(triggers, [("scheduled".to_owned(), Trigger::Schedule), ("manual".to_owned(), Trigger::Manual)]);
+    assert_eq!(store.get_run("scheduled").unwrap().unwrap().run.trigger, Trigger::Schedule);
+    let json = serde_json::to_value(store.latest_run("p").unwrap().unwrap().run).unwrap();
+    assert_eq!(json["trigger"], "schedule");
 }
 
 #[test]
@@ -728,6 +743,8 @@ fn a_version_1_store_stays_readable_and_migrates_keeping_its_runs() {
     let reader = RunStore::open_read_only(dir.path()).unwrap();
     let old = reader.get_run("old").unwrap().unwrap();
     assert_eq!((old.run.status, old.stages.len()), (RunStatus::Success, 1));
+    assert_eq!(old.run.trigger, Trigger::Manual, "runs before triggers were recorded were all manual");
+    assert_eq!(old.stages[0].record.error_kind, None);
     assert_eq!(old.stages[0].record.metrics, [("files".to_owned(), 1)]);
     assert!(old.checks.is_empty());
     assert_eq!(ids(&reader.list_runs(10).unwrap()), ["old"]);
