@@ -32,12 +32,23 @@ example *args:
 
 # Formatting and clippy (`just lint`), then every test: unit, SDK harness, plugins natively,
 # end-to-end on real wasm.
-test: interop-env lint
+test: interop-env browser-env lint
     cargo test --release --workspace
 
 # The DuckDB interoperability test's Python venv: target/py-interop from tests/interop/requirements.txt.
 interop-env:
     @just _venv target/py-interop tests/interop/requirements.txt
+
+# Debian's chromium for the dashboard's headless-browser test (`tests/e2e/serve.rs`); instant when
+# installed. Uses sudo when not root.
+browser-env:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    command -v chromium >/dev/null && exit 0
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    $sudo apt-get install -y --no-install-recommends chromium
+    chromium --version
 
 # A Python venv at `dir` with `requirements` installed; rebuilt only when the file changes.
 _venv dir requirements:

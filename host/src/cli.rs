@@ -36,6 +36,9 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Run a pipeline.
     Run(RunArgs),
+    /// Run a pipeline at the fire times of its `schedule:` block until stopped (SIGTERM/SIGINT:
+    /// stop firing and let the running run finish; a second one cancels it).
+    Schedule(ScheduleArgs),
     /// Check a pipeline file (and its plugins and their configs) without running it.
     Validate(PipelineArgs),
     /// Print the stage graph.
@@ -51,6 +54,8 @@ pub enum Command {
     /// Work with stage plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Serve a read-only dashboard, its JSON API and Prometheus /metrics over the run store.
+    Serve(ServeArgs),
     /// Write deterministic e-commerce sample data (customers.csv, products.csv, orders.csv) with
     /// the spec's defects, and print what was generated as JSON.
     GenerateData {
@@ -90,6 +95,28 @@ pub struct PipelineArgs {
     /// Override any value: --set paths.raw_data=/data/in, --set stages.validate_orders.retries=3.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    /// Print the next fire times with their logical dates, and exit.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: how many fire times.
+    #[arg(long, value_name = "N", default_value_t = 10, requires = "dry_run")]
+    pub count: usize,
+    /// With --dry-run: the fire times after this instant (RFC 3339, e.g. 2024-03-30T00:00:00Z)
+    /// instead of after now.
+    #[arg(long, value_name = "TIME", requires = "dry_run")]
+    pub from: Option<String>,
+    /// Stages running at once in each run [default: as `host run`].
+    #[arg(long, value_name = "N")]
+    pub parallelism: Option<usize>,
+    /// Start each stage only once its inputs are complete (as `host run --no-stream`).
+    #[arg(long)]
+    pub no_stream: bool,
 }
 
 #[derive(Debug, Args)]
@@ -143,6 +170,25 @@ pub enum RunsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Delete the artifacts of old runs as the pipeline's `retention:` says (or the flags);
+    /// run records, summary.json and run.log stay.
+    Prune {
+        #[command(flatten)]
+        state: StateArgs,
+        /// Keep the artifacts of this many newest runs of each pipeline [default: the
+        /// pipeline's retention.keep_runs].
+        #[arg(long, value_name = "N")]
+        keep_runs: Option<u64>,
+        /// Keep the artifacts of runs started in the last D days [default: the pipeline's
+        /// retention.keep_days].
+        #[arg(long, value_name = "D")]
+        keep_days: Option<u64>,
+        /// Print what would be deleted and the bytes it would free; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// One run and its stages.
     Show {
         run_id: String,
@@ -151,12 +197,16 @@ pub enum RunsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Success rate, average and p95 duration, per-stage averages over the last N runs.
+    /// Success rate, average and p95 duration, per-stage averages over the last N runs (or the
+    /// runs of the last D days).
     Stats {
         #[command(flatten)]
         state: StateArgs,
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 20, value_name = "N")]
         last: usize,
+        /// Over the finished runs started in the last D days instead of the last N runs.
+        #[arg(long, value_name = "D", conflicts_with = "last")]
+        days: Option<u32>,
         #[arg(long)]
         json: bool,
     },
@@ -175,4 +225,23 @@ pub struct StateArgs {
     pub env: Option<String>,
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+}
+
+/// `host serve`: which run store, and where to listen.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("store").required(true).args(["pipeline", "state_dir"])))]
+pub struct ServeArgs {
+    /// The pipeline file: its run store, its quarantine and its stage graph.
+    #[arg(long, short = 'p', value_name = "FILE", conflicts_with = "state_dir")]
+    pub pipeline: Option<PathBuf>,
+    /// The environment overlay of `--pipeline`.
+    #[arg(long, value_name = "ENV", requires = "pipeline")]
+    pub env: Option<String>,
+    /// A state directory: its runs only (no quarantine, no graph).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// The address to listen on (port 0: any free port). Anything but loopback exposes the
+    /// dashboard, which has no authentication, to the network.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub bind: String,
 }

@@ -12,9 +12,12 @@ use crate::exit;
 pub fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Run(args) => crate::pipeline_cmd::run(&args, &runtime(&cli.global)?),
+        Command::Schedule(args) if args.dry_run => crate::schedule_cmd::dry_run(&args),
+        Command::Schedule(args) => crate::schedule_cmd::schedule(&args, &runtime(&cli.global)?),
         Command::Validate(args) => crate::pipeline_cmd::validate(&args, &runtime(&cli.global)?),
         Command::Graph { pipeline, format } => crate::pipeline_cmd::graph(&pipeline, format, &runtime(&cli.global)?),
         Command::Runs(command) => crate::pipeline_cmd::runs(&command),
+        Command::Serve(args) => crate::serve_cmd::serve(&args),
         Command::Plugin(PluginCommand::Inspect { path, json }) => {
             let runtime = runtime(&cli.global)?;
             let plugin = runtime.load(&path, &Limits::default())?;

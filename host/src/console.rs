@@ -72,21 +72,37 @@ impl Console {
     }
 }
 
-/// Sets up logging for the process: `verbose` picks the level (`RUST_LOG` overrides it),
-/// `format` the line format, for stderr and for the run log files.
+/// Sets up logging for the process. The run's log file gets `info` and up (`debug` with `-vv`,
+/// `trace` with `-vvv`); the terminal only warnings and errors, as with cargo or dbt, unless
+/// `-v` (info), `-vv` (debug) or `-vvv` (trace) asks for more, or the lines are JSON for a log
+/// collector (then `info`, like the file). `RUST_LOG` sets both. `format` is the line format of
+/// both.
 pub fn init_logging(verbose: u8, format: LogFormat) {
-    let default = match verbose {
-        0 => "info",
-        1 => "debug",
-        _ => "trace",
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let (terminal, file) = default_levels(verbose, format);
+    let filter = |default: &str| EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     console().log_format = format;
     let color = format == LogFormat::Text && io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = Registry::default()
-        .with(vec![fmt_layer(format, StderrWriter, color), fmt_layer(format, RunLogWriter, false)])
-        .with(filter)
+        .with(vec![
+            fmt_layer(format, StderrWriter, color).with_filter(filter(terminal)).boxed(),
+            fmt_layer(format, RunLogWriter, false).with_filter(filter(file)).boxed(),
+        ])
         .try_init();
+}
+
+/// The levels logged to the terminal and to the run's log file when `RUST_LOG` is not set.
+fn default_levels(verbose: u8, format: LogFormat) -> (&'static str, &'static str) {
+    let file = match verbose {
+        0 | 1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let terminal = match (verbose, format) {
+        (0, LogFormat::Text) => "warn",
+        (0 | 1, _) => "info",
+        _ => file,
+    };
+    (terminal, file)
 }
 
 fn fmt_layer<W>(format: LogFormat, writer: W, ansi: bool) -> Box<dyn Layer<Registry> + Send + Sync>
@@ -324,6 +340,16 @@ impl LiveBlock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_terminal_shows_warnings_unless_asked_and_the_run_log_keeps_info() {
+        assert_eq!(default_levels(0, LogFormat::Text), ("warn", "info"));
+        assert_eq!(default_levels(1, LogFormat::Text), ("info", "info"));
+        assert_eq!(default_levels(2, LogFormat::Text), ("debug", "debug"));
+        assert_eq!(default_levels(3, LogFormat::Text), ("trace", "trace"));
+        // A log collector reading JSON lines gets what the file gets.
+        assert_eq!(default_levels(0, LogFormat::Json), ("info", "info"));
+    }
 
     #[test]
     fn the_live_block_is_drawn_only_on_a_terminal_between_text_log_lines() {

@@ -6,6 +6,8 @@ mod cli;
 mod commands;
 mod console;
 mod pipeline_cmd;
+mod schedule_cmd;
+mod serve_cmd;
 
 use std::process::ExitCode;
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use host::config::{self, Plan};
 use host::dag::{RunStatus, StageStatus};
-use host::run::{self, RunObserver, RunRequest};
+use host::run::{self, RunObserver, RunRequest, retention};
 use host::runtime::Runtime;
 use host::state::{self, RunStore, Timestamp, Trigger};
 use sha2::{Digest, Sha256};
@@ -28,7 +28,7 @@ impl std::fmt::Display for InvalidConfig {
 impl std::error::Error for InvalidConfig {}
 
 /// The plan, the environment's name, and the sha256 of the merged configuration.
-fn load_plan(args: &PipelineArgs, runtime: &Runtime) -> Result<(Plan, String, String)> {
+pub(crate) fn load_plan(args: &PipelineArgs, runtime: &Runtime) -> Result<(Plan, String, String)> {
     let env = args.env.clone().unwrap_or_else(|| "development".to_owned());
     let source = config::Source { path: &args.pipeline, env: &env, env_required: args.env.is_some(), set: &args.set };
     let loaded = config::load(&source).map_err(|e| InvalidConfig(e.to_string()))?;
@@ -106,6 +106,7 @@ pub fn run(args: &RunArgs, runtime: &Runtime) -> Result<u8> {
         only: args.only.clone(),
         resume: args.resume.clone(),
         trigger: Trigger::Manual,
+        cancel: None,
     };
     let live = console::LiveProgress::start(plan.stages.len(), !args.no_progress);
     let recorded = run::record(&plan, &request, &(&RunLog, &live));
@@ -130,7 +131,7 @@ pub fn run(args: &RunArgs, runtime: &Runtime) -> Result<u8> {
 }
 
 /// Sends the log lines to the run's `run.log` once the run has its folder.
-struct RunLog;
+pub(crate) struct RunLog;
 
 impl RunObserver for RunLog {
     fn run_started(&self, _run_id: &str, dir: &std::path::Path) {
@@ -138,6 +139,17 @@ impl RunObserver for RunLog {
         if let Err(error) = console::open_run_log(&path) {
             tracing::warn!(path = %path.display(), %error, "cannot write the run's log file");
         }
+    }
+}
+
+/// The most characters of a check that held shown in `host run`'s summary.
+const CHECK_LINE: usize = 100;
+
+/// `text` cut to `max` characters, with `…` at the end when cut.
+fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max.saturating_sub(1)) {
+        Some((end, _)) if text.chars().count() > max => format!("{}…", &text[..end]),
+        _ => text.to_owned(),
     }
 }
 
@@ -167,9 +179,15 @@ fn print_summary(outcome: &run::RunOutcome, summary: &std::path::Path) {
             StageStatus::Pending | StageStatus::Running => println!("  ? {}: {}", stage.name, stage.status.as_str()),
         }
     }
+    // A check that held in short (its figures are in --json, summary.json and `host runs show`);
+    // a violated one whole.
     for check in &outcome.checks {
-        let mark = if check.passed { "✓" } else { "✗" };
-        println!("  {mark} check {}: {}", check.check, check.detail);
+        let line = format!("{}: {}", check.check, check.detail);
+        if check.passed {
+            println!("  ✓ check {}", cut(&line, CHECK_LINE));
+        } else {
+            println!("  ✗ check {line}");
+        }
     }
     println!("summary: {}", summary.display());
 }
@@ -190,6 +208,9 @@ pub fn runs(command: &RunsCommand) -> Result<u8> {
                 write!(out, "{}", state::render_runs_table(&runs))?;
             }
         }
+        RunsCommand::Prune { state, keep_runs, keep_days, dry_run, json } => {
+            prune(state, *keep_runs, *keep_days, *dry_run, *json)?;
+        }
         RunsCommand::Show { run_id, state, json } => {
             let detail = open(state)?.get_run(run_id)?.with_context(|| format!("run {run_id} not found"))?;
             if *json {
@@ -199,8 +220,12 @@ pub fn runs(command: &RunsCommand) -> Result<u8> {
                 write!(out, "{}", state::render_run_detail(&detail))?;
             }
         }
-        RunsCommand::Stats { state, last, json } => {
-            let stats = open(state)?.stats(*last)?;
+        RunsCommand::Stats { state, last, days, json } => {
+            let store = open(state)?;
+            let stats = match days {
+                Some(days) => store.stats_for_days(*days, Timestamp::now())?,
+                None => store.stats(*last)?,
+            };
             if *json {
                 serde_json::to_writer_pretty(&mut out, &stats)?;
                 writeln!(out)?;
@@ -212,9 +237,51 @@ pub fn runs(command: &RunsCommand) -> Result<u8> {
     Ok(exit::SUCCESS)
 }
 
+/// `host runs prune`: the policy is the flags', else the pipeline file's `retention:`.
+fn prune(state: &StateArgs, keep_runs: Option<u64>, keep_days: Option<u64>, dry_run: bool, json: bool) -> Result<()> {
+    let (dir, file) = state_and_file(state)?;
+    let configured = file.as_ref().and_then(|f| f.retention.clone());
+    let config = if keep_runs.is_some() || keep_days.is_some() {
+        config::RetentionConfig { keep_runs, keep_days }
+    } else if let Some(configured) = configured {
+        configured
+    } else {
+        let whose = match &state.pipeline {
+            Some(path) => format!("{} has no retention: block", path.display()),
+            None => "--state-dir has no pipeline file to take a retention: block from".to_owned(),
+        };
+        bail!(InvalidConfig(format!("{whose}; give --keep-runs N and/or --keep-days D")));
+    };
+    let policy = retention::Retention::build(&config).map_err(|problems| InvalidConfig(problems.join("; ")))?;
+    let pipeline = file.as_ref().map(|f| f.pipeline.as_str());
+    let report = retention::prune(&dir, &policy, pipeline, None, dry_run)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let verb = if dry_run { "would delete" } else { "deleted" };
+    for run in &report.runs {
+        writeln!(out, "{verb} {} ({} bytes)", run.path.display(), state::thousands(run.bytes))?;
+    }
+    let (runs, bytes) = (report.runs.len(), state::thousands(report.bytes));
+    if dry_run {
+        writeln!(out, "dry run: would prune the artifacts of {runs} run(s), freeing {bytes} bytes; nothing deleted")?;
+    } else {
+        writeln!(out, "pruned the artifacts of {runs} run(s): {bytes} bytes freed")?;
+    }
+    Ok(())
+}
+
 fn state_dir(args: &StateArgs) -> Result<PathBuf> {
+    Ok(state_and_file(args)?.0)
+}
+
+/// The state directory, and the pipeline file when given by `--pipeline`.
+fn state_and_file(args: &StateArgs) -> Result<(PathBuf, Option<config::PipelineFile>)> {
     if let Some(dir) = &args.state_dir {
-        return Ok(dir.clone());
+        return Ok((dir.clone(), None));
     }
     let Some(pipeline) = &args.pipeline else {
         // clap requires one of the two.
@@ -223,5 +290,5 @@ fn state_dir(args: &StateArgs) -> Result<PathBuf> {
     let env = args.env.clone().unwrap_or_else(|| "development".to_owned());
     let source = config::Source { path: pipeline, env: &env, env_required: args.env.is_some(), set: &[] };
     let loaded = config::load(&source).map_err(|e| InvalidConfig(e.to_string()))?;
-    Ok(loaded.file.paths.state)
+    Ok((loaded.file.paths.state.clone(), Some(loaded.file)))
 }

@@ -7,7 +7,8 @@ mod plan;
 
 pub use load::{LoadError, Loaded, Source, load};
 pub use model::{
-    Checks, ColumnConfig, ConservationCheck, IngestConfig, LimitsOverride, Paths, PipelineFile, ReportConfig,
-    SandboxConfig, StageConfig, StageDefaults, TableColumn, TableConfig, TableMode, TypedColumn,
+    AlertConfig, Catchup, Checks, ColumnConfig, ConservationCheck, IngestConfig, LimitsOverride, Paths, PipelineFile,
+    ReportConfig, RetentionConfig, SandboxConfig, ScheduleConfig, StageConfig, StageDefaults, TableColumn, TableConfig,
+    TableMode, TypedColumn,
 };
 pub use plan::{INGEST_OUTPUTS, Plan, PlanError, PlannedCheck, PlannedStage, StageKind, Upstream, plan};

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use crate::alerts::{AlertEvent, WebhookFormat};
 use crate::runtime::Limits;
 
 /// A pipeline file (`config/ecommerce.yaml`), after environment overlays and `--set` overrides.
@@ -26,10 +27,70 @@ pub struct PipelineFile {
     /// Limits of the run as a whole, over all its sandboxes.
     #[serde(default)]
     pub sandbox: SandboxConfig,
+    /// Who is told how runs went: webhooks or commands, on failure, partial, success or retry.
+    #[serde(default)]
+    pub alerts: Vec<AlertConfig>,
+    /// How long runs' artifacts are kept.
+    pub retention: Option<RetentionConfig>,
     pub stages: Vec<StageConfig>,
     /// Invariants checked after every run; a violated one fails the run with its figures.
     #[serde(default)]
     pub checks: Checks,
+    /// When `host schedule` runs the pipeline.
+    pub schedule: Option<ScheduleConfig>,
+}
+
+/// The pipeline's `schedule:` block, for `host schedule`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// A cron pattern: 5 fields (minute hour day-of-month month day-of-week), 6 with seconds
+    /// first, or `@yearly`, `@monthly`, `@weekly`, `@daily`, `@hourly`.
+    pub cron: String,
+    /// The IANA time zone the pattern's wall-clock times are in (default `UTC`).
+    #[serde(default = "utc")]
+    pub timezone: String,
+    /// What to do with fire times missed while no scheduler ran (or while a run overran them).
+    #[serde(default)]
+    pub catchup: Catchup,
+    /// No fire time before this date (`YYYY-MM-DD`, in the schedule's time zone) is run; with
+    /// `catchup: all`, where catching up starts when no scheduled run was recorded yet.
+    pub start_date: Option<String>,
+    /// Runs of the pipeline at once; only 1 is supported.
+    #[serde(default = "one")]
+    pub max_active_runs: u32,
+}
+
+fn utc() -> String {
+    "UTC".to_owned()
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Which missed fire times a scheduler runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Catchup {
+    /// None: the next run is at the next fire time from now.
+    #[default]
+    None,
+    /// The most recent missed fire time only.
+    Latest,
+    /// Every missed fire time, oldest first.
+    All,
+}
+
+impl Catchup {
+    /// The name as the pipeline file writes it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Catchup::None => "none",
+            Catchup::Latest => "latest",
+            Catchup::All => "all",
+        }
+    }
 }
 
 /// Invariants a run must hold (the spec's "nothing is dropped silently").
@@ -286,4 +347,34 @@ pub struct ReportConfig {
     pub input: String,
     pub columns: Vec<String>,
     pub sort_by: Vec<String>,
+}
+
+/// One `alerts:` entry: when to tell (`on`) and whom, a `webhook` or a `command` (one of the
+/// two). [`crate::alerts::Alert::build`] checks it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertConfig {
+    /// What logs and the run store call it (default: the webhook's scheme and host, or the
+    /// command line; a webhook's path and query are never shown, they often hold its secret).
+    pub name: Option<String>,
+    /// The events that fire it: `failure`, `partial`, `success`, `retry`.
+    pub on: Vec<AlertEvent>,
+    /// An `http://` or `https://` URL the payload is POSTed to as JSON.
+    pub webhook: Option<String>,
+    /// The webhook's payload: `json` (default: the run's summary) or `slack`.
+    pub format: Option<WebhookFormat>,
+    /// A program and its arguments, run with the payload on its standard input; exit status 0
+    /// means delivered.
+    pub command: Option<Vec<String>>,
+    /// How long one delivery may take, in seconds (default 10).
+    pub timeout_s: Option<u64>,
+}
+
+/// The `retention:` block: artifacts of runs beyond the newest `keep_runs` of the pipeline or
+/// older than `keep_days` days are deleted after each run and by `host runs prune`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    pub keep_runs: Option<u64>,
+    pub keep_days: Option<u64>,
 }

@@ -35,6 +35,10 @@ pub struct Plan {
     /// The linear memory all the run's sandboxes may hold at once (`sandbox.memory_budget_bytes`);
     /// `None`: the runtime's default.
     pub memory_budget: Option<u64>,
+    /// Who is told how runs go (`alerts:`).
+    pub alerts: Vec<crate::alerts::Alert>,
+    /// Whose artifacts are deleted after each run (`retention:`).
+    pub retention: Option<crate::run::retention::Retention>,
 }
 
 /// An invariant checked after the run.
@@ -132,6 +136,17 @@ pub fn plan(file: &PipelineFile, path: &Path, runtime: &Runtime) -> Result<Plan,
     if let Some(0) = file.sandbox.memory_budget_bytes {
         problems.push("sandbox.memory_budget_bytes: must be more than 0".into());
     }
+    let alerts = crate::alerts::build_all(&file.alerts).unwrap_or_else(|found| {
+        problems.extend(found);
+        Vec::new()
+    });
+    let retention = match file.retention.as_ref().map(crate::run::retention::Retention::build).transpose() {
+        Ok(retention) => retention,
+        Err(found) => {
+            problems.extend(found);
+            None
+        }
+    };
 
     // First pass: what each stage is and which outputs it offers.
     let mut plugins = Plugins::new(file);
@@ -323,6 +338,8 @@ pub fn plan(file: &PipelineFile, path: &Path, runtime: &Runtime) -> Result<Plan,
         order,
         checks,
         memory_budget: file.sandbox.memory_budget_bytes,
+        alerts,
+        retention,
     })
 }
 

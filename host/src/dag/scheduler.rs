@@ -9,6 +9,7 @@
 //! was the last).
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -101,6 +102,21 @@ pub fn run<R: Send, E: Send, O: Observer<R, E>>(
     observer: &O,
     execute: impl Fn(usize, u32) -> Result<R, AttemptError<E>> + Sync,
 ) -> (Vec<TaskResult<R, E>>, RunStatus) {
+    run_until(graph, tasks, selected, parallelism, observer, &AtomicBool::new(false), execute)
+}
+
+/// [`run`], until `cancelled` is set: from then on no stage starts and no failed attempt is
+/// retried; the stages running finish (or fail, if they watch `cancelled` too), those that
+/// never started stay `Pending`, and the run is `Failed`.
+pub fn run_until<R: Send, E: Send, O: Observer<R, E>>(
+    graph: &Graph,
+    tasks: &[TaskSpec],
+    selected: &BTreeSet<usize>,
+    parallelism: usize,
+    observer: &O,
+    cancelled: &AtomicBool,
+    execute: impl Fn(usize, u32) -> Result<R, AttemptError<E>> + Sync,
+) -> (Vec<TaskResult<R, E>>, RunStatus) {
     let n = graph.len();
     let results = (0..n)
         .map(|stage| TaskResult {
@@ -121,6 +137,9 @@ pub fn run<R: Send, E: Send, O: Observer<R, E>>(
                 let stage = {
                     let mut guard = state.lock().unwrap_or_else(|e| e.into_inner());
                     loop {
+                        if cancelled.load(Ordering::SeqCst) {
+                            break None;
+                        }
                         let ready = (0..n).find(|&s| guard.ready(graph, tasks, s));
                         if let Some(stage) = ready {
                             guard.results[stage].status = StageStatus::Running;
@@ -149,7 +168,9 @@ pub fn run<R: Send, E: Send, O: Observer<R, E>>(
                             observer.interrupted(stage, attempt, &error);
                             break None;
                         }
-                        Err(AttemptError::Failed(error)) if attempt <= spec.retries => {
+                        Err(AttemptError::Failed(error))
+                            if attempt <= spec.retries && !cancelled.load(Ordering::SeqCst) =>
+                        {
                             let wait = spec.retry_backoff.saturating_mul(1 << (attempt - 1).min(16));
                             observer.retrying(stage, attempt, &error, wait);
                             std::thread::sleep(wait);
@@ -200,7 +221,7 @@ pub fn run<R: Send, E: Send, O: Observer<R, E>>(
     });
 
     let results = state.into_inner().unwrap_or_else(|e| e.into_inner()).results;
-    let status = run_status(&results, tasks);
+    let status = if cancelled.load(Ordering::SeqCst) { RunStatus::Failed } else { run_status(&results, tasks) };
     (results, status)
 }
 
@@ -272,6 +293,26 @@ mod tests {
     }
 
     #[test]
+    fn a_cancelled_run_starts_nothing_more_and_retries_nothing() {
+        let all = (0..4).collect();
+        let tasks = vec![spec(true, 5); 4];
+        let cancelled = AtomicBool::new(false);
+        let calls = AtomicU32::new(0);
+        // One worker: `a` runs first, is cancelled during its attempt and fails; it is not
+        // retried, and nothing else starts.
+        let (results, status) = run_until(&diamond(), &tasks, &all, 1, &Quiet, &cancelled, |s, _| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            assert_eq!(s, 0, "only the first stage starts");
+            cancelled.store(true, Ordering::SeqCst);
+            failed("cancelled")
+        });
+        use StageStatus::*;
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(statuses(&results), vec![Failed, Pending, UpstreamFailed, Pending]);
+        assert_eq!(status, RunStatus::Failed);
+    }
+
+    #[test]
     fn retries_until_success() {
         let all = (0..4).collect();
         let tasks = vec![spec(true, 2); 4];
@@ -308,7 +349,7 @@ mod tests {
     }
 
     /// Waits (bounded) until `flag` is set by another stage.
-    fn wait_for(flag: &std::sync::atomic::AtomicBool) -> bool {
+    fn wait_for(flag: &AtomicBool) -> bool {
         let start = Instant::now();
         while !flag.load(Ordering::SeqCst) {
             if start.elapsed() > Duration::from_secs(10) {
@@ -386,7 +427,7 @@ mod tests {
         let mut tasks = vec![spec(true, 0); 3];
         let graph = chain(&mut tasks);
         let all = (0..3).collect();
-        let b_running = std::sync::atomic::AtomicBool::new(false);
+        let b_running = AtomicBool::new(false);
         let (results, status) = run(&graph, &tasks, &all, 3, &Quiet, |s, _| match s {
             0 => {
                 assert!(wait_for(&b_running));

@@ -38,6 +38,9 @@ pub enum StageFailure {
     /// `--native-stages` cannot run the stage natively (no such build, or no native crate).
     #[error("{0}")]
     Native(String),
+    /// The run was cancelled (a second SIGTERM or SIGINT to `host schedule`) while the stage ran.
+    #[error("cancelled: the run was stopped while this stage ran")]
+    Cancelled,
     /// Not run: a stage it needs failed.
     #[error("not run: upstream stage \"{upstream}\" failed")]
     UpstreamFailed { upstream: String },
@@ -59,6 +62,7 @@ impl StageFailure {
             StageFailure::Sink(_) => "sink",
             StageFailure::Artifact(_) | StageFailure::Io { .. } => "io",
             StageFailure::Native(_) => "native",
+            StageFailure::Cancelled => "cancelled",
             StageFailure::UpstreamFailed { .. } => "upstream_failed",
             StageFailure::Internal(_) => "internal",
         }

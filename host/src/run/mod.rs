@@ -8,11 +8,13 @@ mod failure;
 mod messages;
 mod native;
 mod record;
+pub mod retention;
 mod sinks;
 mod stages;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -48,6 +50,9 @@ pub struct RunOptions {
     pub only: Vec<String>,
     /// An earlier run whose successful stages' outputs are reused.
     pub previous: Option<PreviousRun>,
+    /// Set to cancel the run: no stage starts any more, running stages fail at their next batch
+    /// (`cancelled`), and the run is failed.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 /// What an earlier run left: its id and which stages succeeded.
@@ -224,6 +229,7 @@ pub fn run(plan: &Plan, options: &RunOptions, observer: &dyn RunObserver) -> Res
             run: RunInfo { run_id: options.run_id.clone(), logical_date: options.logical_date.clone(), attempt },
             native_stages: options.native_stages,
             observer,
+            cancel: options.cancel.as_deref(),
         };
         let result = match &planned.kind {
             StageKind::Ingest { .. } | StageKind::Plugin { .. } => stages::run_data_stage(&ctx),
@@ -253,8 +259,10 @@ pub fn run(plan: &Plan, options: &RunOptions, observer: &dyn RunObserver) -> Res
         });
         // Also when the scheduler panics, so that the quarantine's writer stops waiting.
         let settle = SettleOnDrop(artifacts.live());
+        let never = AtomicBool::new(false);
+        let cancelled = options.cancel.as_deref().unwrap_or(&never);
         let (results, status) =
-            scheduler::run(&plan.graph, &tasks, &selected, options.parallelism, &bridge, run_attempt);
+            scheduler::run_until(&plan.graph, &tasks, &selected, options.parallelism, &bridge, cancelled, run_attempt);
         drop(settle);
         let quarantine = quarantine
             .join()

@@ -1,13 +1,16 @@
 //! A run as the run store keeps it: [`record`] reaps runs whose host died, picks the earlier run
 //! that `--resume`/`--only` reuse, takes the new run's lease, records the run and every stage
-//! change as it happens, then its checks, its status and its `summary.json`. `host run` calls it;
-//! so will the scheduler and one-stage tasks of other orchestrators.
+//! change as it happens, then its checks, its status, its alerts ([`crate::alerts`]) and its
+//! `summary.json`, and last applies the pipeline's `retention:` ([`super::retention`]).
+//! `host run` and `host schedule` call it; so will one-stage tasks of other orchestrators.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use super::retention;
 use super::{CheckOutcome, PreviousRun, RunError, RunObserver, RunOptions, RunOutcome, StageOutcome};
+use crate::alerts::Dispatcher;
 use crate::config::Plan;
 use crate::dag::StageStatus;
 use crate::state::{CheckRecord, NewRun, RunLease, RunStore, StageRecord, StateError, Timestamp, Trigger};
@@ -34,6 +37,8 @@ pub struct RunRequest {
     pub resume: Option<String>,
     /// What starts the run, recorded with it.
     pub trigger: Trigger,
+    /// See [`RunOptions::cancel`].
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// A recorded run: what happened, and where its summary is.
@@ -56,6 +61,12 @@ pub enum RecordError {
     /// `--only` needs an earlier run to take the other stages' outputs from.
     #[error("--only needs an earlier run's outputs, and pipeline {0} has no run yet")]
     NoEarlierRun(String),
+    /// `--resume`/`--only` would reuse the outputs of a run whose artifacts retention deleted.
+    #[error(
+        "{option}: run {run_id}'s artifacts (the stage outputs {option} reuses) were pruned by retention at {at}; \
+         its record, summary.json and run.log remain: start a full run instead"
+    )]
+    Pruned { option: &'static str, run_id: String, at: Timestamp },
     #[error("cannot create state directory {}: {source}", path.display())]
     StateDir { path: PathBuf, source: std::io::Error },
     #[error("cannot take the lease of run {run_id} in {}: {source}", dir.display())]
@@ -74,6 +85,7 @@ impl RecordError {
             RecordError::UnknownStage { .. }
                 | RecordError::NoSuchRun(_)
                 | RecordError::NoEarlierRun(_)
+                | RecordError::Pruned { .. }
                 | RecordError::Run(RunError::UnknownStage(_))
         )
     }
@@ -113,6 +125,7 @@ pub fn record(plan: &Plan, request: &RunRequest, observer: &dyn RunObserver) -> 
     observer.run_started(&run_id, &super::run_dir(plan, &run_id));
     tracing::info!(run_id = %run_id, pipeline = %plan.pipeline, date = %request.logical_date, "run started");
 
+    let alerts = Dispatcher::start(&plan.alerts, state.clone(), &plan.pipeline, &run_id);
     let recorder = Recorder { store: Mutex::new(store), run_id: run_id.clone(), started: Mutex::new(HashMap::new()) };
     let options = RunOptions {
         run_id: run_id.clone(),
@@ -122,8 +135,9 @@ pub fn record(plan: &Plan, request: &RunRequest, observer: &dyn RunObserver) -> 
         native_stages: request.native_stages,
         only: request.only.clone(),
         previous,
+        cancel: request.cancel.clone(),
     };
-    let outcome = super::run(plan, &options, &(&recorder, observer));
+    let outcome = super::run(plan, &options, &(&recorder, (&alerts, observer)));
     let store = recorder.store.into_inner().unwrap_or_else(|e| e.into_inner());
     let outcome = match outcome {
         Ok(outcome) => outcome,
@@ -132,6 +146,7 @@ pub fn record(plan: &Plan, request: &RunRequest, observer: &dyn RunObserver) -> 
             if let Err(finish) = store.finish_run(&run_id, crate::dag::RunStatus::Failed, Timestamp::now()) {
                 tracing::error!(error = %finish, "cannot record the run as failed");
             }
+            finish_alerts(alerts, &store, &run_id);
             return Err(error.into());
         }
     };
@@ -140,9 +155,29 @@ pub fn record(plan: &Plan, request: &RunRequest, observer: &dyn RunObserver) -> 
         tracing::error!(%error, "cannot record the checks in the run store");
     }
     store.finish_run(&run_id, outcome.status, Timestamp::now())?;
+    finish_alerts(alerts, &store, &run_id);
     let summary = store.write_summary(state, &run_id)?;
+    if let Some(policy) = &plan.retention {
+        match retention::prune(state, policy, Some(&plan.pipeline), Some(&run_id), false) {
+            Ok(report) if !report.runs.is_empty() => {
+                tracing::info!(runs = report.runs.len(), bytes = report.bytes, "retention pruned older runs' artifacts")
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "retention could not prune older runs' artifacts"),
+        }
+    }
     tracing::info!(run_id = %run_id, status = outcome.status.as_str(), seconds = outcome.duration_s, "run finished");
     Ok(RecordedRun { outcome, summary })
+}
+
+/// Fires the finished run's alerts with its summary and waits for them to be delivered and
+/// recorded; a run that can't be read back fires none (the error is logged).
+fn finish_alerts(alerts: Dispatcher, store: &RunStore, run_id: &str) {
+    match store.get_run(run_id) {
+        Ok(Some(detail)) => alerts.finish(detail),
+        Ok(None) => tracing::error!(run_id, "the finished run is not in the run store (this is a bug): no alert sent"),
+        Err(error) => tracing::error!(%error, "cannot read the finished run back: no alert sent"),
+    }
 }
 
 /// Every ready stage when streaming (a stage waiting for rows uses no core), else one per core.
@@ -163,6 +198,10 @@ fn previous_run(store: &RunStore, plan: &Plan, request: &RunRequest) -> Result<O
         }
         return Ok(None);
     };
+    if let Some(pruned) = &detail.pruned {
+        let option = if request.resume.is_some() { "--resume" } else { "--only" };
+        return Err(RecordError::Pruned { option, run_id: detail.run.id.clone(), at: pruned.at });
+    }
     let succeeded: BTreeSet<String> = detail
         .stages
         .iter()

@@ -47,6 +47,8 @@ pub struct StageContext<'a> {
     pub native_stages: bool,
     /// Told the rows read so far, as the stage goes (for the progress display).
     pub observer: &'a dyn RunObserver,
+    /// Set when the run is cancelled: the stage fails at its next batch.
+    pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for StageContext<'_> {
@@ -71,8 +73,15 @@ impl StageContext<'_> {
         self.deadline + self.follow.waited()
     }
 
+    /// Fails the stage if it ran past its time limit or the run was cancelled.
     pub(crate) fn check_deadline(&self) -> Result<(), StageFailure> {
-        if Instant::now() > self.deadline() { Err(self.timed_out()) } else { Ok(()) }
+        if self.cancel.is_some_and(|cancel| cancel.load(std::sync::atomic::Ordering::SeqCst)) {
+            Err(StageFailure::Cancelled)
+        } else if Instant::now() > self.deadline() {
+            Err(self.timed_out())
+        } else {
+            Ok(())
+        }
     }
 
     fn remaining(&self) -> Duration {

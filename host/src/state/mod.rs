@@ -2,7 +2,7 @@
 //! run, under the pipeline's `paths.state` directory.
 //!
 //! ```text
-//! <state>/runs.sqlite                  runs, stage_runs, stage_metrics, run_checks (WAL; schema by user_version)
+//! <state>/runs.sqlite                  runs, stage_runs, stage_metrics, run_checks, run_alerts (WAL; schema by user_version)
 //! <state>/runs/<run_id>/summary.json   the run's RunDetail, written atomically at the end of a run
 //! ```
 //!
@@ -31,8 +31,8 @@ mod tests;
 pub use error::StateError;
 pub use lease::{ABANDONED, RunLease, is_live};
 pub use model::{
-    CheckRecord, Figures, NewRun, ParseStatusError, RunDetail, RunStats, RunStatus, RunSummary, StageCounts,
-    StageRecord, StageRun, StageStats, StageStatus, Trigger,
+    AlertRecord, CheckRecord, Figures, NewRun, ParseStatusError, Pruned, RunAge, RunDetail, RunStats, RunStatus,
+    RunSummary, StageCounts, StageRecord, StageRun, StageStats, StageStatus, Trigger,
 };
 pub use render::{render_run_detail, render_runs_table, render_stats, thousands};
 pub use store::{DB_FILE, RunStore};

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 
 use super::time::Timestamp;
+pub use crate::alerts::AlertEvent;
 pub use crate::dag::{ParseStatusError, RunStatus, StageStatus};
 
 /// Statuses are stored by their lowercase names.
@@ -27,6 +28,22 @@ macro_rules! status_sql_impls {
 
 status_sql_impls!(RunStatus);
 status_sql_impls!(StageStatus);
+
+impl ToSql for AlertEvent {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for AlertEvent {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let text = value.as_str()?;
+        AlertEvent::ALL
+            .into_iter()
+            .find(|e| e.as_str() == text)
+            .ok_or_else(|| FromSqlError::Other(format!("unknown alert event {text:?}").into()))
+    }
+}
 
 impl ToSql for Timestamp {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -225,6 +242,31 @@ pub struct RunDetail {
     /// The pipeline's checks as evaluated after the run, in order. Empty for a run that failed
     /// before its checks, one still going, or one recorded by a host that didn't record them.
     pub checks: Vec<CheckRecord>,
+    /// Every alert delivery attempted for the run, in order (empty before schema 5).
+    pub alerts: Vec<AlertRecord>,
+    /// When retention deleted the run's artifacts (`runs/<id>/artifacts/`); none while they are
+    /// kept. The record, `summary.json` and `run.log` stay.
+    pub pruned: Option<Pruned>,
+}
+
+/// One alert delivery attempt (see [`RunStore::record_alert`](super::RunStore::record_alert)).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertRecord {
+    /// The alert's target as text: its URL or its command line.
+    pub alert: String,
+    pub event: AlertEvent,
+    pub delivered: bool,
+    /// `HTTP 200`, `exit status 0`, or why it was not delivered.
+    pub detail: String,
+    pub at: Timestamp,
+}
+
+/// A run whose artifacts retention deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Pruned {
+    pub at: Timestamp,
+    /// Bytes the deletion freed (files no later run shares).
+    pub bytes: u64,
 }
 
 /// One of the pipeline's `checks:` as evaluated after a run (see
@@ -273,8 +315,14 @@ impl FromSql for Figures {
 /// [`RunStore::stats`]: super::RunStore::stats
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunStats {
-    /// How many runs were asked for; `runs` is fewer when the store holds fewer.
+    /// How many runs were asked for; `runs` is fewer when the store holds fewer. Over `days`,
+    /// the finished runs those days hold.
     pub window: usize,
+    /// The days covered ([`RunStore::stats_for_days`]), or none for the last `window` runs.
+    ///
+    /// [`RunStore::stats_for_days`]: super::RunStore::stats_for_days
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days: Option<u32>,
     /// Finished runs counted.
     pub runs: u64,
     pub success: u64,
@@ -302,4 +350,15 @@ pub struct StageStats {
     pub avg_duration_seconds: Option<f64>,
     /// Mean over successful executions.
     pub avg_rows_out: Option<f64>,
+}
+
+/// A run as retention sees it (see [`RunStore::runs_for_retention`](super::RunStore::runs_for_retention)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunAge {
+    pub id: String,
+    pub pipeline: String,
+    pub status: RunStatus,
+    pub started_at: Timestamp,
+    /// Its artifacts were already pruned.
+    pub pruned: bool,
 }

@@ -54,6 +54,20 @@ pub fn render_run_detail(detail: &RunDetail) -> String {
             let _ = writeln!(out, "{symbol}  {}\n   {}", check.name, check.detail.replace('\n', " "));
         }
     }
+    if !detail.alerts.is_empty() {
+        out.push_str("\n   ALERT\n");
+        for alert in &detail.alerts {
+            let symbol = if alert.delivered { '✓' } else { '✗' };
+            let _ = writeln!(
+                out,
+                "{symbol}  {} {}\n   {}: {}",
+                alert.event.as_str(),
+                untrusted::escape(&alert.alert),
+                alert.at.table_form(),
+                untrusted::escape(&alert.detail)
+            );
+        }
+    }
     out
 }
 
@@ -77,6 +91,10 @@ fn render_run_and_stages(detail: &RunDetail) -> String {
         field("resumed from", from);
     }
     field("config", &run.config_digest);
+    if let Some(pruned) = &detail.pruned {
+        let freed = format!("{} bytes freed", thousands(pruned.bytes));
+        field("pruned", &format!("artifacts deleted by retention at {} ({freed})", pruned.at));
+    }
     out.push('\n');
 
     if detail.stages.is_empty() {
@@ -149,14 +167,20 @@ fn render_run_and_stages(detail: &RunDetail) -> String {
 /// `host runs stats`: run outcomes and durations, then one line per stage.
 pub fn render_stats(stats: &RunStats) -> String {
     if stats.runs == 0 {
-        return "no finished runs recorded\n".to_owned();
+        return match stats.days {
+            Some(days) => format!("no finished runs in the last {days} days\n"),
+            None => "no finished runs recorded\n".to_owned(),
+        };
     }
     let mut out = String::new();
-    let scope = if stats.runs < stats.window as u64 { "all" } else { "last" };
+    let scope = match stats.days {
+        Some(days) => format!("last {days} days, {}", stats.runs),
+        None if stats.runs < stats.window as u64 => format!("all {}", stats.runs),
+        None => format!("last {}", stats.runs),
+    };
     let _ = writeln!(
         out,
-        "{scope} {} finished runs: {} success, {} partial, {} failed (success rate {})",
-        stats.runs,
+        "{scope} finished runs: {} success, {} partial, {} failed (success rate {})",
         stats.success,
         stats.partial,
         stats.failed,

@@ -66,6 +66,21 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE stage_runs ADD COLUMN error_kind TEXT;",
     // 3 → 4: what started a run: `manual` (host run) or `schedule` (host schedule).
     "ALTER TABLE runs ADD COLUMN trigger TEXT NOT NULL DEFAULT 'manual';",
+    // 4 → 5: every alert delivery attempt of a run (`alert` is its target as text: the URL or
+    // the command line; `event` is failure, partial, success or retry), and when retention
+    // deleted a run's artifacts and how many bytes that freed.
+    "CREATE TABLE run_alerts (
+        run_id    TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        seq       INTEGER NOT NULL CHECK (seq >= 0),
+        alert     TEXT NOT NULL,
+        event     TEXT NOT NULL CHECK (event IN ('failure', 'partial', 'success', 'retry')),
+        delivered INTEGER NOT NULL CHECK (delivered IN (0, 1)),
+        detail    TEXT NOT NULL,
+        at_ms     INTEGER NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    ) STRICT;
+    ALTER TABLE runs ADD COLUMN pruned_at_ms INTEGER;
+    ALTER TABLE runs ADD COLUMN pruned_bytes INTEGER CHECK (pruned_bytes >= 0);",
 ];
 
 /// The schema version this host reads and writes.
@@ -84,6 +99,9 @@ pub(super) const ERROR_KIND_VERSION: i64 = 3;
 /// The first schema version with `runs.trigger`.
 pub(super) const TRIGGER_VERSION: i64 = 4;
 
+/// The first schema version with `run_alerts` and `runs.pruned_at_ms`/`pruned_bytes`.
+pub(super) const OPERATIONS_VERSION: i64 = 5;
+
 pub(super) const USER_VERSION: &str = "SELECT user_version FROM pragma_user_version";
 
 pub(super) const INSERT_RUN: &str = "INSERT INTO runs
@@ -91,6 +109,9 @@ pub(super) const INSERT_RUN: &str = "INSERT INTO runs
     VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8)";
 
 pub(super) const FINISH_RUN: &str = "UPDATE runs SET status = ?2, ended_at_ms = ?3 WHERE id = ?1";
+
+/// `?1` pipeline, `?2` trigger: when the most recent run of that trigger started.
+pub(super) const LAST_STARTED: &str = "SELECT MAX(started_at_ms) FROM runs WHERE pipeline = ?1 AND trigger = ?2";
 
 pub(super) const RUNNING_RUNS: &str = "SELECT id FROM runs WHERE status = 'running' ORDER BY started_at_ms, id";
 
@@ -193,16 +214,16 @@ pub(super) const RUN_CHECKS: &str =
 pub(super) const RUN_METRICS: &str =
     "SELECT stage, name, value FROM stage_metrics WHERE run_id = ?1 ORDER BY stage, seq";
 
-/// `?1`: how many finished runs, newest first.
+/// `?1`: how many finished runs, newest first; `?2`: the earliest start counted (unix ms).
 pub(super) const RECENT_FINISHED_RUNS: &str = "SELECT status, started_at_ms, ended_at_ms FROM runs
-    WHERE status <> 'running' ORDER BY started_at_ms DESC, id DESC LIMIT ?1";
+    WHERE status <> 'running' AND started_at_ms >= ?2 ORDER BY started_at_ms DESC, id DESC LIMIT ?1";
 
-/// Per (pipeline, stage) over the last `?1` finished runs: runs that recorded the stage,
+/// Per (pipeline, stage) over the last `?1` finished runs started at `?2` (unix ms) or later: runs that recorded the stage,
 /// failures, mean duration in ms (stages with both timestamps), mean `rows_out` of successful
 /// executions. Ordered by pipeline, then by where the stage typically starts within its run.
 pub(super) const STAGE_STATS: &str = "WITH recent AS (
         SELECT id, pipeline, started_at_ms FROM runs
-        WHERE status <> 'running' ORDER BY started_at_ms DESC, id DESC LIMIT ?1
+        WHERE status <> 'running' AND started_at_ms >= ?2 ORDER BY started_at_ms DESC, id DESC LIMIT ?1
     )
     SELECT r.pipeline, s.stage, COUNT(*),
            COUNT(CASE WHEN s.status = 'failed' THEN 1 END),
@@ -212,3 +233,27 @@ pub(super) const STAGE_STATS: &str = "WITH recent AS (
     FROM stage_runs AS s JOIN recent AS r ON r.id = s.run_id
     GROUP BY r.pipeline, s.stage
     ORDER BY r.pipeline, offset_ms IS NULL, offset_ms, s.stage";
+
+/// Records one alert delivery of run ?1 as the run's next one.
+pub(super) const INSERT_RUN_ALERT: &str = "INSERT INTO run_alerts (run_id, seq, alert, event, delivered, detail, at_ms)
+    VALUES (?1, (SELECT COALESCE(MAX(seq) + 1, 0) FROM run_alerts WHERE run_id = ?1), ?2, ?3, ?4, ?5, ?6)";
+
+/// A run's alert deliveries in the order they were made.
+pub(super) const RUN_ALERTS: &str =
+    "SELECT alert, event, delivered, detail, at_ms FROM run_alerts WHERE run_id = ?1 ORDER BY seq";
+
+/// When run ?1's artifacts were pruned, and the bytes that freed (both null if never).
+pub(super) const RUN_PRUNED: &str = "SELECT pruned_at_ms, pruned_bytes FROM runs WHERE id = ?1";
+
+/// Every run of the store, newest first per pipeline: id, pipeline, status, start, whether its
+/// artifacts were pruned. Retention picks from these.
+pub(super) const RETENTION_RUNS: [&str; 2] = [
+    "SELECT id, pipeline, status, started_at_ms, pruned_at_ms IS NOT NULL FROM runs
+     ORDER BY pipeline, started_at_ms DESC, id DESC",
+    "SELECT id, pipeline, status, started_at_ms, 0 FROM runs
+     ORDER BY pipeline, started_at_ms DESC, id DESC",
+];
+
+/// Marks run ?1's artifacts pruned at ?2, freeing ?3 bytes.
+pub(super) const MARK_PRUNED: &str =
+    "UPDATE runs SET pruned_at_ms = ?2, pruned_bytes = ?3 WHERE id = ?1 AND pruned_at_ms IS NULL";

@@ -12,7 +12,8 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OpenFlags, Row, TransactionBehavior, params};
 
 use super::model::{
-    CheckRecord, NewRun, RunDetail, RunStats, RunStatus, RunSummary, StageCounts, StageRecord, StageRun, StageStats,
+    AlertRecord, CheckRecord, NewRun, Pruned, RunAge, RunDetail, RunStats, RunStatus, RunSummary, StageCounts,
+    StageRecord, StageRun, StageStats, Trigger,
 };
 use super::{StateError, sql, time, time::Timestamp};
 
@@ -232,6 +233,46 @@ impl RunStore {
         write().map_err(|e| self.run_write_error(run_id, || format!("record the checks of run {run_id}"), e))
     }
 
+    /// Records one alert delivery attempt of run `run_id`, after those recorded before.
+    pub fn record_alert(&self, run_id: &str, alert: &AlertRecord) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                sql::INSERT_RUN_ALERT,
+                params![run_id, alert.alert, alert.event, alert.delivered, alert.detail, alert.at],
+            )
+            .map(drop)
+            .map_err(|e| self.run_write_error(run_id, || format!("record an alert of run {run_id}"), e))
+    }
+
+    /// Every run of the store, newest first within each pipeline (pipelines in name order).
+    pub fn runs_for_retention(&self) -> Result<Vec<RunAge>, StateError> {
+        let query =
+            if self.version >= sql::OPERATIONS_VERSION { sql::RETENTION_RUNS[0] } else { sql::RETENTION_RUNS[1] };
+        let read = || -> rusqlite::Result<Vec<RunAge>> {
+            let mut stmt = self.conn.prepare(query)?;
+            let rows = stmt.query_map([], |row| {
+                Ok(RunAge {
+                    id: row.get(0)?,
+                    pipeline: row.get(1)?,
+                    status: row.get(2)?,
+                    started_at: row.get(3)?,
+                    pruned: row.get(4)?,
+                })
+            })?;
+            rows.collect()
+        };
+        read().map_err(|e| self.sql_error("list runs for retention".into(), e))
+    }
+
+    /// Records that run `run_id`'s artifacts were pruned at `at`, freeing `bytes`; a run already
+    /// marked keeps its first record.
+    pub fn mark_pruned(&self, run_id: &str, at: Timestamp, bytes: u64) -> Result<(), StateError> {
+        self.conn
+            .execute(sql::MARK_PRUNED, params![run_id, at, to_sql_int(bytes).unwrap_or(i64::MAX)])
+            .map(drop)
+            .map_err(|e| self.sql_error(format!("mark run {run_id} pruned"), e))
+    }
+
     /// Ends run `run_id` with `status` (anything but `running`) at `ended_at`.
     pub fn finish_run(&self, run_id: &str, status: RunStatus, ended_at: Timestamp) -> Result<(), StateError> {
         if !status.is_finished() {
@@ -270,6 +311,17 @@ impl RunStore {
         Ok(reaped)
     }
 
+    /// When the most recent run of `pipeline` started by `trigger` started, if there is one (a
+    /// scheduler catches up on the fire times after it).
+    pub fn last_started(&self, pipeline: &str, trigger: Trigger) -> Result<Option<Timestamp>, StateError> {
+        if self.version < sql::TRIGGER_VERSION {
+            return Ok(None);
+        }
+        self.conn
+            .query_row(sql::LAST_STARTED, params![pipeline, trigger], |row| row.get(0))
+            .map_err(|e| self.sql_error(format!("read the last {} run of {pipeline}", trigger.as_str()), e))
+    }
+
     /// The `limit` most recent runs, newest first.
     pub fn list_runs(&self, limit: usize) -> Result<Vec<RunSummary>, StateError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -294,14 +346,26 @@ impl RunStore {
     /// is the one at 1-based rank ⌈0.95·n⌉ — the largest when n < 20, the 19th of 20, the 95th
     /// of 100. It is always an observed duration, never an interpolation.
     pub fn stats(&self, last: usize) -> Result<RunStats, StateError> {
+        self.stats_over(last, None, i64::MIN)
+    }
+
+    /// [`stats`](Self::stats) over the finished runs started in the `days` days (of 24 hours)
+    /// before `now` (the lab's `get_success_rate(days)`). `window` is the number of such runs.
+    pub fn stats_for_days(&self, days: u32, now: Timestamp) -> Result<RunStats, StateError> {
+        let since = now.unix_millis().saturating_sub(i64::from(days).saturating_mul(86_400_000));
+        self.stats_over(usize::MAX, Some(days), since)
+    }
+
+    fn stats_over(&self, last: usize, days: Option<u32>, since_ms: i64) -> Result<RunStats, StateError> {
         let limit = i64::try_from(last).unwrap_or(i64::MAX);
         let runs = || -> rusqlite::Result<Vec<(RunStatus, Timestamp, Option<Timestamp>)>> {
             let mut stmt = self.conn.prepare(sql::RECENT_FINISHED_RUNS)?;
-            let rows = stmt.query_map([limit], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+            let rows = stmt.query_map([limit, since_ms], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
             rows.collect()
         };
         let runs = runs().map_err(|e| self.sql_error("read recent runs".into(), e))?;
-        let stages = self.stage_stats(limit).map_err(|e| self.sql_error("aggregate stages".into(), e))?;
+        let stages = self.stage_stats(limit, since_ms).map_err(|e| self.sql_error("aggregate stages".into(), e))?;
+        let last = if days.is_some() { runs.len() } else { last };
 
         let count = |status: RunStatus| runs.iter().filter(|(s, ..)| *s == status).count() as u64;
         let mut durations: Vec<f64> =
@@ -311,6 +375,7 @@ impl RunStore {
         let success = count(RunStatus::Success);
         Ok(RunStats {
             window: last,
+            days,
             runs: total,
             success,
             partial: count(RunStatus::Partial),
@@ -436,12 +501,33 @@ impl RunStore {
         } else {
             Vec::new()
         };
-        Ok(Some(RunDetail { run, stages, checks }))
+        let (alerts, pruned) = if self.version >= sql::OPERATIONS_VERSION {
+            let mut stmt = self.conn.prepare(sql::RUN_ALERTS)?;
+            let alerts = stmt.query_map([&run.id], |row| {
+                Ok(AlertRecord {
+                    alert: row.get(0)?,
+                    event: row.get(1)?,
+                    delivered: row.get(2)?,
+                    detail: row.get(3)?,
+                    at: row.get(4)?,
+                })
+            })?;
+            let alerts = alerts.collect::<rusqlite::Result<_>>()?;
+            let pruned = self.conn.query_row(sql::RUN_PRUNED, [&run.id], |row| {
+                let at: Option<Timestamp> = row.get(0)?;
+                let bytes: Option<i64> = row.get(1)?;
+                Ok(at.map(|at| Pruned { at, bytes: bytes.and_then(|b| u64::try_from(b).ok()).unwrap_or(0) }))
+            })?;
+            (alerts, pruned)
+        } else {
+            (Vec::new(), None)
+        };
+        Ok(Some(RunDetail { run, stages, checks, alerts, pruned }))
     }
 
-    fn stage_stats(&self, limit: i64) -> rusqlite::Result<Vec<StageStats>> {
+    fn stage_stats(&self, limit: i64, since_ms: i64) -> rusqlite::Result<Vec<StageStats>> {
         let mut stmt = self.conn.prepare(sql::STAGE_STATS)?;
-        let rows = stmt.query_map([limit], |row| {
+        let rows = stmt.query_map([limit, since_ms], |row| {
             Ok(StageStats {
                 pipeline: row.get(0)?,
                 stage: row.get(1)?,

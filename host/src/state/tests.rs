@@ -331,17 +331,17 @@ fn schema_versions_other_than_ours_are_refused_clearly() {
     // An empty database (version 0): read-only refuses, a writer migrates it.
     drop(rusqlite::Connection::open(&db).unwrap());
     let err = RunStore::open_read_only(dir.path()).unwrap_err();
-    assert!(matches!(err, StateError::SchemaTooOld { found: 0, supported: 4, .. }), "{err}");
+    assert!(matches!(err, StateError::SchemaTooOld { found: 0, supported: 5, .. }), "{err}");
     RunStore::open(dir.path()).unwrap();
     RunStore::open_read_only(dir.path()).unwrap();
 
     // A database from a newer host.
     rusqlite::Connection::open(&db).unwrap().pragma_update(None, "user_version", 99).unwrap();
     for err in [RunStore::open(dir.path()).unwrap_err(), RunStore::open_read_only(dir.path()).unwrap_err()] {
-        assert!(matches!(err, StateError::SchemaTooNew { found: 99, supported: 4, .. }), "{err}");
+        assert!(matches!(err, StateError::SchemaTooNew { found: 99, supported: 5, .. }), "{err}");
         assert_eq!(
             err.to_string(),
-            format!("run store {} has schema version 99, newer than this host's 4: use a newer host", db.display())
+            format!("run store {} has schema version 99, newer than this host's 5: use a newer host", db.display())
         );
     }
 }
@@ -828,4 +828,94 @@ fn runs_no_live_host_holds_are_reaped_as_failed() {
     drop(lease);
     assert_eq!(store.reap_abandoned(dir.path(), ts(6_000_000)).unwrap(), ["live"]);
     assert!(store.reap_abandoned(dir.path(), ts(7_000_000)).unwrap().is_empty());
+}
+
+#[test]
+fn stats_over_the_last_days() {
+    let dir = TempDir::new("stats-days");
+    let store = RunStore::open(dir.path()).unwrap();
+    let day = 86_400_000;
+    let now = 10 * day;
+    // 9 days ago: failed; 2 days ago: success; 1 day ago: partial; an hour ago: still running.
+    for (id, status, start) in [
+        ("old", RunStatus::Failed, now - 9 * day),
+        ("two", RunStatus::Success, now - 2 * day),
+        ("one", RunStatus::Partial, now - day),
+    ] {
+        store.start_run(&new_run(id, "ecommerce", start)).unwrap();
+        store.upsert_stage(id, &ran("ingest", StageStatus::Success, start, start + 1000, 10)).unwrap();
+        store.finish_run(id, status, ts(start + 4000)).unwrap();
+    }
+    store.start_run(&new_run("now", "ecommerce", now - 3_600_000)).unwrap();
+
+    let week = store.stats_for_days(7, ts(now)).unwrap();
+    assert_eq!((week.days, week.window, week.runs, week.success, week.partial, week.failed), (Some(7), 2, 2, 1, 1, 0));
+    approx(week.success_rate, 0.5);
+    approx(week.avg_duration_seconds, 4.0);
+    assert_eq!(week.stages[0].runs, 2);
+    let all = store.stats_for_days(30, ts(now)).unwrap();
+    assert_eq!((all.runs, all.failed), (3, 1));
+    let none = store.stats_for_days(0, ts(now)).unwrap();
+    assert_eq!((none.runs, none.success_rate), (0, None));
+    assert!(render_stats(&week).starts_with("last 7 days, 2 finished runs: 1 success, 1 partial, 0 failed"));
+    assert_eq!(render_stats(&none), "no finished runs in the last 0 days\n");
+    assert!(!serde_json::to_string(&store.stats(5).unwrap()).unwrap().contains("days"));
+}
+
+#[test]
+fn alerts_and_pruning_are_recorded_and_read_back() {
+    let dir = TempDir::new("operations");
+    let store = RunStore::open(dir.path()).unwrap();
+    store.start_run(&new_run("r1", "ecommerce", 1_000)).unwrap();
+    store.start_run(&new_run("r2", "ecommerce", 2_000)).unwrap();
+    store.finish_run("r1", RunStatus::Failed, ts(1_500)).unwrap();
+    let alert = |event, delivered, detail: &str, at| AlertRecord {
+        alert: "http://127.0.0.1:9/hook".into(),
+        event,
+        delivered,
+        detail: detail.into(),
+        at: ts(at),
+    };
+    let recorded = [
+        alert(crate::alerts::AlertEvent::Retry, true, "HTTP 200", 1_200),
+        alert(crate::alerts::AlertEvent::Failure, false, "HTTP 500", 1_600),
+    ];
+    for record in &recorded {
+        store.record_alert("r1", record).unwrap();
+    }
+    assert!(matches!(store.record_alert("nope", &recorded[0]), Err(StateError::RunNotFound { .. })));
+    store.mark_pruned("r1", ts(5_000), 4096).unwrap();
+    store.mark_pruned("r1", ts(6_000), 1).unwrap();
+
+    let detail = store.get_run("r1").unwrap().unwrap();
+    assert_eq!(detail.alerts, recorded);
+    assert_eq!(detail.pruned, Some(Pruned { at: ts(5_000), bytes: 4096 }), "the first prune is kept");
+    assert_eq!(store.get_run("r2").unwrap().unwrap().pruned, None);
+    let ages: Vec<(String, RunStatus, bool)> =
+        store.runs_for_retention().unwrap().into_iter().map(|r| (r.id, r.status, r.pruned)).collect();
+    assert_eq!(ages, [("r2".into(), RunStatus::Running, false), ("r1".into(), RunStatus::Failed, true)]);
+
+    let text = render_run_detail(&detail);
+    assert!(
+        text.contains("pruned        artifacts deleted by retention at 1970-01-01T00:00:05.000Z (4,096 bytes freed)\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(
+            "   ALERT\n✓  retry http://127.0.0.1:9/hook\n   1970-01-01 00:00:01: HTTP 200\n\
+         ✗  failure http://127.0.0.1:9/hook\n   1970-01-01 00:00:01: HTTP 500\n"
+        ),
+        "{text}"
+    );
+    let json = serde_json::to_value(&detail).unwrap();
+    assert_eq!(json["alerts"][1]["event"], "failure");
+    assert_eq!(json["pruned"]["bytes"], 4096);
+
+    // A store of an older schema reads with neither.
+    let old = TempDir::new("operations-v1");
+    version_1_store(old.path());
+    let reader = RunStore::open_read_only(old.path()).unwrap();
+    let detail = reader.get_run("old").unwrap().unwrap();
+    assert!(detail.alerts.is_empty() && detail.pruned.is_none());
+    assert_eq!(reader.runs_for_retention().unwrap().len(), 1);
 }
