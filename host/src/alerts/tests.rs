@@ -85,7 +85,7 @@ fn failed_run() -> RunDetail {
             trigger: Trigger::Manual,
             stage_counts: StageCounts { total: 1, failed: 1, ..StageCounts::default() },
         },
-        stages: vec![StageRun { record: stage, duration_seconds: None }],
+        stages: vec![StageRun { record: stage, duration_seconds: None, busy_seconds: None }],
         checks: Vec::new(),
         alerts: Vec::new(),
         pruned: None,

@@ -145,18 +145,19 @@ pub fn run_page(page: &RunPage, now_ms: i64) -> String {
     body.push_str(&svg::gantt(&page.stages, end_ms));
 
     body.push_str(
-        r#"<h2>Stages</h2><table id="stages"><thead><tr><th>stage</th><th>kind</th><th>status</th><th class="num">start</th><th class="num">duration</th><th class="num">rows in</th><th class="num">rows out</th><th class="num">rejected</th><th class="num">attempts</th><th class="num">retries</th><th>error kind</th><th>plugin sha256</th></tr></thead><tbody>"#,
+        r#"<h2>Stages</h2><table id="stages"><thead><tr><th>stage</th><th>kind</th><th>status</th><th class="num">start</th><th class="num">duration</th><th class="num" title="duration less the time spent waiting for running upstreams">busy</th><th class="num">rows in</th><th class="num">rows out</th><th class="num">rejected</th><th class="num">attempts</th><th class="num">retries</th><th>error kind</th><th>plugin sha256</th></tr></thead><tbody>"#,
     );
     for stage in &page.stages {
         let record = &stage.stage.record;
         let digest = record.plugin_sha256.as_deref().unwrap_or("");
         let _ = write!(
             body,
-            r#"<tr data-stage="{name}"><td>{name}</td><td>{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td><td class="mono" title="{digest}">{}</td></tr>"#,
+            r#"<tr data-stage="{name}"><td>{name}</td><td>{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td><td class="mono" title="{digest}">{}</td></tr>"#,
             stage.kind,
             status(record.status.as_str()),
             opt_seconds(stage.start_offset_ms.map(|ms| ms as f64 / 1000.0)),
             opt_seconds(stage.stage.duration_seconds),
+            opt_seconds(stage.stage.busy_seconds),
             thousands(record.rows_in),
             thousands(record.rows_out),
             thousands(record.rows_rejected),

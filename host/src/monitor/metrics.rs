@@ -89,9 +89,9 @@ impl Monitor {
                     add_stage(stage, &labels, [&rows_in, &rows_out, &rows_rejected, &retries]);
                     if let Some(seconds) = stage.duration_seconds {
                         stage_duration.get_or_create(&labels).observe(seconds);
-                        if self.stage_kind(stage) == NodeKind::Plugin {
-                            plugin_seconds.get_or_create(&labels).inc_by(seconds);
-                        }
+                    }
+                    if let Some(busy) = stage.busy_seconds.filter(|_| self.stage_kind(stage) == NodeKind::Plugin) {
+                        plugin_seconds.get_or_create(&labels).inc_by(busy);
                     }
                 }
                 let ours = self.pipeline().filter(|p| p.name == pipeline);
@@ -116,7 +116,11 @@ impl Monitor {
         registry.register("stage_rows_out", "Rows written by each stage, summed over the runs", rows_out);
         registry.register("stage_rows_rejected", "Rows rejected by each stage, summed over the runs", rows_rejected);
         registry.register("stage_retries", "Retries (attempts beyond the first) of each stage", retries);
-        registry.register("stage_plugin_seconds", "Time plugin stages ran, summed over the runs", plugin_seconds);
+        registry.register(
+            "stage_plugin_seconds",
+            "Time plugin stages worked (duration less input waits), summed over the runs",
+            plugin_seconds,
+        );
         registry.register(
             "quarantined_rows",
             format!("Quarantined rows by stage and reason, over the last {QUARANTINE_RUNS} runs' quarantines"),

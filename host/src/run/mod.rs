@@ -78,6 +78,8 @@ pub struct StageOutcome {
     pub error: Option<StageFailure>,
     /// The failure's [`kind`](StageFailure::kind): `memory`, `timeout`, `upstream_failed`, ...
     pub error_kind: Option<&'static str>,
+    /// A plugin stage's plugin digest, whether it succeeded or not.
+    pub plugin_sha256: Option<String>,
 }
 
 fn serialize_display<S: serde::Serializer>(value: &Option<StageFailure>, serializer: S) -> Result<S::Ok, S::Error> {
@@ -336,6 +338,10 @@ fn outcome(
         report,
         error_kind: error.as_ref().map(StageFailure::kind),
         error,
+        plugin_sha256: match &planned.kind {
+            StageKind::Plugin { plugin, .. } => Some(plugin.sha256().to_owned()),
+            _ => None,
+        },
     }
 }
 

@@ -256,9 +256,10 @@ impl RunObserver for Recorder {
             record.rows_rejected = report.rows_rejected;
             record.bytes_in = report.bytes_in;
             record.bytes_out = report.bytes_out;
-            record.plugin_sha256 = report.plugin_sha256.clone();
             record.metrics = report.metrics.clone();
+            record.input_wait_ms = Some((report.input_wait_s * 1000.0).round() as u64);
         }
+        record.plugin_sha256 = outcome.plugin_sha256.clone();
         self.save(&record);
     }
 }

@@ -132,6 +132,8 @@ pub struct StageRecord {
     /// Why the stage failed, as a short fixed label (`memory`, `timeout`, `trap`, `invalid_input`,
     /// `upstream_failed`, `abandoned`, ...; see `run::StageFailure::kind`).
     pub error_kind: Option<String>,
+    /// Milliseconds the stage waited for running upstreams to write more of its inputs.
+    pub input_wait_ms: Option<u64>,
     /// Digest of the plugin component that ran (none for native stages).
     pub plugin_sha256: Option<String>,
     /// The plugin's own metrics, in the order it reported them. Serialized as
@@ -156,6 +158,7 @@ impl StageRecord {
             bytes_out: 0,
             error: None,
             error_kind: None,
+            input_wait_ms: None,
             plugin_sha256: None,
             metrics: Vec::new(),
         }
@@ -164,6 +167,13 @@ impl StageRecord {
     /// Wall-clock seconds from start to end, when both are known.
     pub fn duration_seconds(&self) -> Option<f64> {
         Some(self.started_at?.seconds_until(self.ended_at?))
+    }
+
+    /// The seconds the stage worked: its duration less the time it waited for running upstreams
+    /// (the duration itself when that wait is not known).
+    pub fn busy_seconds(&self) -> Option<f64> {
+        let wait = self.input_wait_ms.unwrap_or(0) as f64 / 1000.0;
+        self.duration_seconds().map(|duration| (duration - wait).max(0.0))
     }
 }
 
@@ -232,6 +242,8 @@ pub struct StageRun {
     #[serde(flatten)]
     pub record: StageRecord,
     pub duration_seconds: Option<f64>,
+    /// [`StageRecord::busy_seconds`].
+    pub busy_seconds: Option<f64>,
 }
 
 /// A run and all its stages (in start order), as `host runs show` and the summary file hold it.

@@ -81,6 +81,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ) STRICT;
     ALTER TABLE runs ADD COLUMN pruned_at_ms INTEGER;
     ALTER TABLE runs ADD COLUMN pruned_bytes INTEGER CHECK (pruned_bytes >= 0);",
+    // 5 → 6: how long a stage waited for running upstreams to write its inputs (its busy time is
+    // its duration less that).
+    "ALTER TABLE stage_runs ADD COLUMN input_wait_ms INTEGER CHECK (input_wait_ms >= 0);",
 ];
 
 /// The schema version this host reads and writes.
@@ -101,6 +104,9 @@ pub(super) const TRIGGER_VERSION: i64 = 4;
 
 /// The first schema version with `run_alerts` and `runs.pruned_at_ms`/`pruned_bytes`.
 pub(super) const OPERATIONS_VERSION: i64 = 5;
+
+/// The first schema version with `stage_runs.input_wait_ms`.
+pub(super) const INPUT_WAIT_VERSION: i64 = 6;
 
 pub(super) const USER_VERSION: &str = "SELECT user_version FROM pragma_user_version";
 
@@ -125,15 +131,17 @@ pub(super) const ABANDON_STAGES: &str = "UPDATE stage_runs
 /// its place among stages that have not started).
 pub(super) const UPSERT_STAGE: &str = "INSERT INTO stage_runs
         (run_id, stage, status, attempts, started_at_ms, ended_at_ms,
-         rows_in, rows_out, rows_rejected, bytes_in, bytes_out, error, plugin_sha256, error_kind)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+         rows_in, rows_out, rows_rejected, bytes_in, bytes_out, error, plugin_sha256, error_kind,
+         input_wait_ms)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
     ON CONFLICT (run_id, stage) DO UPDATE SET
         status = excluded.status, attempts = excluded.attempts,
         started_at_ms = excluded.started_at_ms, ended_at_ms = excluded.ended_at_ms,
         rows_in = excluded.rows_in, rows_out = excluded.rows_out,
         rows_rejected = excluded.rows_rejected, bytes_in = excluded.bytes_in,
         bytes_out = excluded.bytes_out, error = excluded.error,
-        plugin_sha256 = excluded.plugin_sha256, error_kind = excluded.error_kind";
+        plugin_sha256 = excluded.plugin_sha256, error_kind = excluded.error_kind,
+        input_wait_ms = excluded.input_wait_ms";
 
 pub(super) const DELETE_STAGE_METRICS: &str = "DELETE FROM stage_metrics WHERE run_id = ?1 AND stage = ?2";
 
@@ -186,21 +194,24 @@ pub(super) const LATEST_RUN: [&str; 2] = [
 /// A run's stages in start order; stages that never started follow, in the order they were
 /// first recorded.
 macro_rules! run_stages {
-    ($error_kind:literal) => {
+    ($later_columns:literal) => {
         concat!(
             "SELECT stage, status, attempts, started_at_ms, ended_at_ms,
                     rows_in, rows_out, rows_rejected, bytes_in, bytes_out, error, plugin_sha256, ",
-            $error_kind,
+            $later_columns,
             " FROM stage_runs WHERE run_id = ?1
              ORDER BY started_at_ms IS NULL, started_at_ms, rowid"
         )
     };
 }
 
-pub(super) const RUN_STAGES: &str = run_stages!("error_kind");
-
-/// [`RUN_STAGES`] for a store older than [`ERROR_KIND_VERSION`].
-pub(super) const RUN_STAGES_WITHOUT_KIND: &str = run_stages!("NULL");
+/// By the store's version: the query for [`INPUT_WAIT_VERSION`] on, for
+/// [`ERROR_KIND_VERSION`] on, and before (a column a store lacks reads as null).
+pub(super) const RUN_STAGES: [(i64, &str); 3] = [
+    (INPUT_WAIT_VERSION, run_stages!("error_kind, input_wait_ms")),
+    (ERROR_KIND_VERSION, run_stages!("error_kind, NULL")),
+    (0, run_stages!("NULL, NULL")),
+];
 
 pub(super) const DELETE_RUN_CHECKS: &str = "DELETE FROM run_checks WHERE run_id = ?1";
 

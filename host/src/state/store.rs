@@ -197,7 +197,8 @@ impl RunStore {
                     to_sql_int(stage.bytes_out)?,
                     stage.error,
                     stage.plugin_sha256,
-                    stage.error_kind
+                    stage.error_kind,
+                    stage.input_wait_ms.map(to_sql_int).transpose()?
                 ],
             )?;
             tx.execute(sql::DELETE_STAGE_METRICS, params![run_id, stage.stage])?;
@@ -468,8 +469,7 @@ impl RunStore {
         while let Some(row) = rows.next()? {
             metrics.entry(row.get(0)?).or_default().push((row.get(1)?, row.get(2)?));
         }
-        let query =
-            if self.version >= sql::ERROR_KIND_VERSION { sql::RUN_STAGES } else { sql::RUN_STAGES_WITHOUT_KIND };
+        let query = sql::RUN_STAGES.iter().find(|(since, _)| self.version >= *since).map_or("", |(_, query)| query);
         let mut stmt = self.conn.prepare(query)?;
         let stages = stmt.query_map([&run.id], |row| {
             let stage: String = row.get(0)?;
@@ -487,9 +487,10 @@ impl RunStore {
                 error: row.get(10)?,
                 plugin_sha256: row.get(11)?,
                 error_kind: row.get(12)?,
+                input_wait_ms: row.get::<_, Option<i64>>(13)?.map(|ms| ms.max(0) as u64),
                 stage,
             };
-            Ok(StageRun { duration_seconds: record.duration_seconds(), record })
+            Ok(StageRun { duration_seconds: record.duration_seconds(), busy_seconds: record.busy_seconds(), record })
         })?;
         let stages = stages.collect::<rusqlite::Result<_>>()?;
         let checks = if self.version >= sql::CHECKS_VERSION {

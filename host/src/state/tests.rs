@@ -103,6 +103,7 @@ fn lifecycle_start_upsert_finish_then_read_back() {
     let validate_first = StageRecord {
         error: Some("plugin trapped".into()),
         error_kind: Some("trap".into()),
+        input_wait_ms: Some(40),
         metrics: vec![("checked".into(), 10), ("bad".into(), 3)],
         ..ran("validate", StageStatus::Failed, 1_000_700, 1_000_800, 0)
     };
@@ -117,7 +118,8 @@ fn lifecycle_start_upsert_finish_then_read_back() {
     store.upsert_stage("r1", &ingest).unwrap();
     store.upsert_stage("r1", &validate_first).unwrap();
     let failed = store.get_run("r1").unwrap().unwrap();
-    assert_eq!(failed.stages[1].record, validate_first, "the error and its kind are kept");
+    assert_eq!(failed.stages[1].record, validate_first, "the error, its kind and the input wait are kept");
+    approx(failed.stages[1].busy_seconds, 0.06);
     store.upsert_stage("r1", &validate_second).unwrap();
     store.finish_run("r1", RunStatus::Partial, ts(1_003_000)).unwrap();
 
@@ -331,17 +333,17 @@ fn schema_versions_other_than_ours_are_refused_clearly() {
     // An empty database (version 0): read-only refuses, a writer migrates it.
     drop(rusqlite::Connection::open(&db).unwrap());
     let err = RunStore::open_read_only(dir.path()).unwrap_err();
-    assert!(matches!(err, StateError::SchemaTooOld { found: 0, supported: 5, .. }), "{err}");
+    assert!(matches!(err, StateError::SchemaTooOld { found: 0, supported: 6, .. }), "{err}");
     RunStore::open(dir.path()).unwrap();
     RunStore::open_read_only(dir.path()).unwrap();
 
     // A database from a newer host.
     rusqlite::Connection::open(&db).unwrap().pragma_update(None, "user_version", 99).unwrap();
     for err in [RunStore::open(dir.path()).unwrap_err(), RunStore::open_read_only(dir.path()).unwrap_err()] {
-        assert!(matches!(err, StateError::SchemaTooNew { found: 99, supported: 5, .. }), "{err}");
+        assert!(matches!(err, StateError::SchemaTooNew { found: 99, supported: 6, .. }), "{err}");
         assert_eq!(
             err.to_string(),
-            format!("run store {} has schema version 99, newer than this host's 5: use a newer host", db.display())
+            format!("run store {} has schema version 99, newer than this host's 6: use a newer host", db.display())
         );
     }
 }
