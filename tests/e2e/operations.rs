@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::mpsc;
 
+use host::state::RunLease;
 use serde_json::Value;
 
 use crate::common::{host, items_pipeline, outcome, scratch, show, summary};
@@ -338,6 +339,15 @@ fn runs_prune_dry_run_deletes_nothing_and_then_prunes() {
     assert!(stdout.contains("dry run: would prune the artifacts of 1 run(s), freeing "), "{stdout}");
     assert!(has_artifacts(&state, &ids[0]) && has_artifacts(&state, &ids[1]));
 
+    // A run whose outputs a `--resume`/`--only` run may be reading (it holds a share of the
+    // run's lease) is kept until that run lets go.
+    let reader = RunLease::share(&state, &ids[0]).expect("a shared hold");
+    let output = host(&["runs", "prune", "--state-dir", state.to_str().unwrap(), "--keep-runs", "1"], "warn");
+    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("pruned the artifacts of 0 run(s)"), "{}", show(&output));
+    assert!(has_artifacts(&state, &ids[0]));
+    drop(reader);
+
     let output = host(&["runs", "prune", "--state-dir", state.to_str().unwrap(), "--keep-runs", "1", "--json"], "warn");
     assert_eq!(output.status.code(), Some(0), "{}", show(&output));
     let report: Value = serde_json::from_slice(&output.stdout).expect("JSON");
@@ -350,6 +360,59 @@ fn runs_prune_dry_run_deletes_nothing_and_then_prunes() {
     // Nothing left to prune.
     let output = host(&["runs", "prune", "--pipeline", pipeline_arg, "--keep-runs", "1"], "warn");
     assert!(String::from_utf8_lossy(&output.stdout).contains("pruned the artifacts of 0 run(s): 0 bytes freed"));
+}
+
+/// Moves run `run_id`'s start `days` days into the past, as if it had run then.
+fn age(state: &Path, run_id: &str, days: i64) {
+    let db = rusqlite::Connection::open(state.join("runs.sqlite")).expect("the run store");
+    let shift = days * 86_400_000;
+    let changed = db
+        .execute(
+            "UPDATE runs SET started_at_ms = started_at_ms - ?2, ended_at_ms = ended_at_ms - ?2 WHERE id = ?1",
+            rusqlite::params![run_id, shift],
+        )
+        .expect("update");
+    assert_eq!(changed, 1, "{run_id}");
+}
+
+#[test]
+fn keep_days_prunes_older_runs_and_only_then_refuses_to_reuse_them() {
+    let dir = scratch("ops-keep-days");
+    let file = pipeline(&dir, "retries: 0", PASSING, "");
+    let state = dir.join("state");
+    let ids: Vec<String> = (0..2).map(|_| run(&file, &[]).2).collect();
+    let prune = || {
+        let output =
+            host(&["runs", "prune", "--state-dir", state.to_str().unwrap(), "--keep-days", "7", "--json"], "warn");
+        assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+        let report: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+        let pruned: Vec<String> =
+            report["runs"].as_array().unwrap().iter().map(|r| r["run_id"].as_str().unwrap().to_owned()).collect();
+        pruned
+    };
+
+    // Runs of today are kept; one of 8 days ago goes, the newest run or not.
+    assert_eq!(prune(), Vec::<String>::new());
+    // (While a process holds the latest run, as its host or a prune does, `--only` waits for
+    // nobody: it is refused, naming the run.)
+    let holder = RunLease::take(&state, &ids[1]).expect("the run's lease");
+    let output = host(&["run", "--pipeline", file.to_str().unwrap(), "--only", "copy", "--no-progress"], "warn");
+    assert_eq!(output.status.code(), Some(3), "{}", show(&output));
+    let expected = format!("--only: run {} is in use: ", ids[1]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains(&expected), "{}", show(&output));
+    drop(holder);
+    age(&state, &ids[0], 8);
+    assert_eq!(prune(), [ids[0].clone()]);
+    assert_eq!((has_artifacts(&state, &ids[0]), has_artifacts(&state, &ids[1])), (false, true));
+    age(&state, &ids[1], 8);
+    assert_eq!(prune(), [ids[1].clone()]);
+
+    // `--only` reuses the latest run's outputs: refused, naming it.
+    let output = host(&["run", "--pipeline", file.to_str().unwrap(), "--only", "copy", "--no-progress"], "warn");
+    assert_eq!(output.status.code(), Some(3), "{}", show(&output));
+    let expected =
+        format!("--only: run {}'s artifacts (the stage outputs --only reuses) were pruned by retention at ", ids[1]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains(&expected), "{}", show(&output));
 }
 
 #[test]

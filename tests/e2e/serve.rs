@@ -3,10 +3,14 @@
 //! message), and the pages in a real headless browser (Debian's `chromium`).
 
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use host::state::{RunStatus, RunStore, StageStatus};
 use serde_json::Value;
@@ -47,10 +51,15 @@ fn two_runs(dir: &Path) -> (PathBuf, String, String) {
     (file, id(&ok), id(&failed))
 }
 
-/// `host serve` running on a free port; killed when dropped.
+/// How long the browser test waits for one thing to happen before it fails.
+const PATIENCE: Duration = Duration::from_secs(120);
+
+/// `host serve` running on a free port; killed when dropped. Its access log (stderr) arrives
+/// line by line on `log`.
 struct Served {
     child: Child,
     addr: String,
+    log: Receiver<String>,
 }
 
 impl Served {
@@ -60,11 +69,20 @@ impl Served {
             .args(args)
             .args(["--bind", "127.0.0.1:0"])
             .env("ETL_CACHE_DIR", cache_dir())
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "warn,host::monitor::server=info")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("host serve starts");
+        let (send, log) = mpsc::channel();
+        let stderr = BufReader::new(child.stderr.take().expect("stderr"));
+        thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
         // The server prints its address once it listens: no need to wait any longer.
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read the address");
@@ -73,7 +91,22 @@ impl Served {
             let _ = child.kill();
             panic!("host serve printed {line:?}");
         };
-        Served { child, addr }
+        Served { child, addr, log }
+    }
+
+    /// Waits for an access-log line containing `text`; returns how many lines containing
+    /// `count` went by up to and including it.
+    fn await_log(&self, text: &str, count: &str) -> usize {
+        let deadline = Instant::now() + PATIENCE;
+        let mut seen = 0;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self.log.recv_timeout(left).unwrap_or_else(|e| panic!("no log line with {text:?}: {e}"));
+            seen += usize::from(line.contains(count));
+            if line.contains(text) {
+                return seen;
+            }
+        }
     }
 
     /// `GET path`: the status, the `Content-Type` and the body.
@@ -192,6 +225,20 @@ fn the_api_pages_and_metrics_show_the_run_store_escaped() {
     // A failed plugin stage shows its plugin too, and every stage its busy time (duration less
     // input waits).
     assert_eq!(talker["plugin_sha256"], ok_talker["plugin_sha256"], "{talker}");
+    // ... with the name and version it declares and the path the pipeline resolved.
+    for view in [talker, ok_talker] {
+        assert_eq!((view["plugin_name"].as_str(), view["plugin_version"].as_str()), (Some("hostile"), Some("0.1.0")));
+        let path = view["plugin_path"].as_str().expect("a plugin path");
+        assert!(Path::new(path).is_absolute() && path.ends_with("hostile.wasm"), "{view}");
+    }
+    let page = served.page(&format!("/runs/{ok_id}"));
+    assert!(
+        page.contains(&format!(
+            "hostile 0.1.0 <span class=\"mono\" title=\"{}",
+            ok_talker["plugin_path"].as_str().unwrap()
+        )),
+        "{page}"
+    );
     for stage in stages {
         let (busy, duration) = (stage["busy_seconds"].as_f64(), stage["duration_seconds"].as_f64());
         if let (Some(busy), Some(duration)) = (busy, duration) {
@@ -408,7 +455,11 @@ fn series(name: &str, labels: &[(&str, &str)]) -> String {
 
 /// Debian's chromium, headless, with a fresh profile. A missing chromium fails the test, on CI
 /// and off it: `just browser-env` installs it.
-fn chromium(args: &[&str], profile: &Path) -> std::process::Output {
+fn chromium(args: &[&str], profile: &Path) -> Output {
+    chromium_command(args, profile).stdin(Stdio::null()).output().expect("chromium runs")
+}
+
+fn chromium_command(args: &[&str], profile: &Path) -> Command {
     let path = Path::new("/usr/bin/chromium");
     assert!(
         path.exists(),
@@ -416,7 +467,8 @@ fn chromium(args: &[&str], profile: &Path) -> std::process::Output {
         path.display()
     );
     let _ = std::fs::remove_dir_all(profile);
-    Command::new(path)
+    let mut command = Command::new(path);
+    command
         .args([
             "--headless",
             "--no-sandbox",
@@ -430,10 +482,8 @@ fn chromium(args: &[&str], profile: &Path) -> std::process::Output {
             "--hide-scrollbars",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("chromium runs")
+        .args(args);
+    command
 }
 
 #[test]
@@ -507,4 +557,72 @@ fn the_dashboard_in_a_headless_browser() {
     let graph = dom("/pipeline");
     assert_eq!(graph.matches("<g class=\"node").count(), 3, "{graph}");
     shoot("/pipeline", "pipeline");
+
+    live_refresh(&served, &dir, &file);
+}
+
+/// A run page opened while the run goes on follows it to the end by itself. The run reads its
+/// CSV from a FIFO the test holds, so it is in progress exactly until the test lets it finish:
+/// chromium opens the run's page, the test waits for the page's first poll of the run's API
+/// document in the server's access log, then feeds the input. Chromium runs on virtual time
+/// (its timers fire as soon as nothing else is pending) and dumps the DOM once the page has no
+/// timer left: a live page keeps polling, so the dump is the page after it reloaded itself.
+fn live_refresh(served: &Served, dir: &Path, file: &Path) {
+    let raw = dir.join("live-raw");
+    std::fs::create_dir_all(&raw).unwrap();
+    let fifo = raw.join("items.csv");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    assert!(made.success(), "mkfifo {}", fifo.display());
+    let run = Command::new(env!("CARGO_BIN_EXE_host"))
+        .args(["run", "--pipeline", file.to_str().unwrap(), "--no-progress", "--json"])
+        .arg("--set")
+        .arg(format!("paths.raw_data={}", raw.display()))
+        .env("ETL_CACHE_DIR", cache_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("host run starts");
+    // Opening a FIFO to write returns once a reader opened it: the run's ingest stage.
+    let (opened, open) = mpsc::channel();
+    let path = fifo.clone();
+    thread::spawn(move || opened.send(File::options().write(true).open(path)));
+    let mut input = open.recv_timeout(PATIENCE).expect("the run opens its input").expect("the FIFO opens");
+    let runs = served.json("/api/runs");
+    let running: Vec<&str> = runs["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .filter(|r| r["status"] == "running")
+        .map(|r| r["id"].as_str().expect("an id"))
+        .collect();
+    let [id] = running[..] else { panic!("one run in progress: {runs}") };
+
+    let page = format!("/runs/{id}");
+    let mut browser = chromium_command(
+        &["--dump-dom", "--virtual-time-budget=86400000", &format!("http://{}{page}", served.addr)],
+        &dir.join("chromium-live"),
+    );
+    let browser = browser.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
+    let browser = browser.expect("chromium starts");
+    let (done, dumped) = mpsc::channel();
+    thread::spawn(move || done.send(browser.wait_with_output()));
+    // The page was served while the run was in progress, and its script polls the run.
+    let loads = served.await_log(&format!("url=/api/runs/{id} "), &format!("url={page} "));
+    assert_eq!(loads, 1, "the page loaded once before it polled");
+
+    input.write_all(ITEMS.as_bytes()).expect("feed the run");
+    drop(input);
+    let run = run.wait_with_output().expect("host run ends");
+    assert_eq!(run.status.code(), Some(0), "{}", show(&run));
+    let output = dumped.recv_timeout(PATIENCE).expect("chromium ends").expect("chromium runs");
+    assert!(output.status.success(), "{}", show(&output));
+    let dom = String::from_utf8(output.stdout).expect("a UTF-8 DOM");
+    // The page the browser ends on is the finished run's, reloaded by the page itself (the
+    // server served it a second time): no longer polled, every stage done.
+    served.await_log(&format!("url={page} "), "");
+    assert!(!dom.contains("data-live"), "the finished run's page is not polled:\n{dom}");
+    for stage in ["ingest_items", "talker", "write_reports"] {
+        let bar = format!(r#"<rect class="bar status-success" data-stage="{stage}""#);
+        assert!(dom.contains(&bar), "no finished Gantt bar for {stage}:\n{dom}");
+    }
 }

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use super::api::{RunPage, RunRow, RunsPage, Window};
 use super::graph::PipelineGraph;
 use super::svg;
-use crate::state::thousands;
+use crate::state::{StageRecord, thousands};
 
 /// `text` safe as HTML text and as a double- or single-quoted attribute value.
 pub fn escape(text: &str) -> String {
@@ -22,6 +22,23 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+/// A plugin stage's declared name and version, then its digest's first 12 digits; the path and
+/// the whole digest in the tooltip.
+fn plugin_cell(record: &StageRecord) -> String {
+    let Some(digest) = record.plugin_sha256.as_deref() else { return String::new() };
+    let named = match (&record.plugin_name, &record.plugin_version) {
+        (Some(name), Some(version)) => format!("{} {} ", escape(name), escape(version)),
+        _ => String::new(),
+    };
+    let path = record.plugin_path.as_deref().unwrap_or("");
+    format!(
+        r#"{named}<span class="mono" title="{}&#10;sha256:{}">{}</span>"#,
+        escape(path),
+        escape(digest),
+        escape(digest.get(..12).unwrap_or(digest))
+    )
 }
 
 /// A whole page: `live` is the API address the script polls while something is running.
@@ -145,14 +162,13 @@ pub fn run_page(page: &RunPage, now_ms: i64) -> String {
     body.push_str(&svg::gantt(&page.stages, end_ms));
 
     body.push_str(
-        r#"<h2>Stages</h2><table id="stages"><thead><tr><th>stage</th><th>kind</th><th>status</th><th class="num">start</th><th class="num">duration</th><th class="num" title="duration less the time spent waiting for running upstreams">busy</th><th class="num">rows in</th><th class="num">rows out</th><th class="num">rejected</th><th class="num">attempts</th><th class="num">retries</th><th>error kind</th><th>plugin sha256</th></tr></thead><tbody>"#,
+        r#"<h2>Stages</h2><table id="stages"><thead><tr><th>stage</th><th>kind</th><th>status</th><th class="num">start</th><th class="num">duration</th><th class="num" title="duration less the time spent waiting for running upstreams">busy</th><th class="num">rows in</th><th class="num">rows out</th><th class="num">rejected</th><th class="num">attempts</th><th class="num">retries</th><th>error kind</th><th>plugin</th></tr></thead><tbody>"#,
     );
     for stage in &page.stages {
         let record = &stage.stage.record;
-        let digest = record.plugin_sha256.as_deref().unwrap_or("");
         let _ = write!(
             body,
-            r#"<tr data-stage="{name}"><td>{name}</td><td>{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td><td class="mono" title="{digest}">{}</td></tr>"#,
+            r#"<tr data-stage="{name}"><td>{name}</td><td>{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td><td>{}</td></tr>"#,
             stage.kind,
             status(record.status.as_str()),
             opt_seconds(stage.start_offset_ms.map(|ms| ms as f64 / 1000.0)),
@@ -164,9 +180,8 @@ pub fn run_page(page: &RunPage, now_ms: i64) -> String {
             record.attempts,
             stage.retries,
             escape(record.error_kind.as_deref().unwrap_or("")),
-            escape(digest.get(..12).unwrap_or(digest)),
+            plugin_cell(record),
             name = escape(&record.stage),
-            digest = escape(digest)
         );
     }
     body.push_str("</tbody></table>");

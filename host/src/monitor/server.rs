@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::{Monitor, MonitorError, html, metrics};
 use crate::state::Timestamp;
+use crate::untrusted;
 
 /// Runs listed by default, and at most.
 const DEFAULT_LIMIT: usize = 50;
@@ -95,6 +96,8 @@ impl Server {
                 _ => Reply::text(405, "text/plain; charset=utf-8", "read-only: GET only\n"),
             };
             let status = reply.status;
+            // The access log (`host serve -v`): the URL is the client's text, escaped.
+            tracing::info!(method = %request.method(), url = %untrusted::escape(request.url()), status, "request");
             let mut response = tiny_http::Response::from_data(if head { Vec::new() } else { reply.body });
             for (name, value) in [
                 ("Content-Type", reply.content_type),

@@ -80,6 +80,10 @@ pub struct StageOutcome {
     pub error_kind: Option<&'static str>,
     /// A plugin stage's plugin digest, whether it succeeded or not.
     pub plugin_sha256: Option<String>,
+    /// A plugin stage's `.wasm` path as resolved, and the name and version the plugin declares.
+    pub plugin_path: Option<String>,
+    pub plugin_name: Option<String>,
+    pub plugin_version: Option<String>,
 }
 
 fn serialize_display<S: serde::Serializer>(value: &Option<StageFailure>, serializer: S) -> Result<S::Ok, S::Error> {
@@ -321,6 +325,10 @@ fn outcome(
     failed_upstream: Option<usize>,
 ) -> StageOutcome {
     let planned = &plan.stages[stage];
+    let plugin = match &planned.kind {
+        StageKind::Plugin { plugin, .. } => Some(plugin),
+        _ => None,
+    };
     let (report, error) = match (&result.outcome, failed_upstream) {
         (Some(Ok(report)), _) => (Some(report.clone()), None),
         (Some(Err(error)), _) => (None, Some(error.clone())),
@@ -338,10 +346,10 @@ fn outcome(
         report,
         error_kind: error.as_ref().map(StageFailure::kind),
         error,
-        plugin_sha256: match &planned.kind {
-            StageKind::Plugin { plugin, .. } => Some(plugin.sha256().to_owned()),
-            _ => None,
-        },
+        plugin_sha256: plugin.map(|p| p.sha256().to_owned()),
+        plugin_path: plugin.map(|p| p.path().display().to_string()),
+        plugin_name: plugin.map(|p| p.info().name.clone()),
+        plugin_version: plugin.map(|p| p.info().version.clone()),
     }
 }
 

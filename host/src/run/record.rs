@@ -67,6 +67,9 @@ pub enum RecordError {
          its record, summary.json and run.log remain: start a full run instead"
     )]
     Pruned { option: &'static str, run_id: String, at: Timestamp },
+    /// The run `--resume`/`--only` would reuse is running, or its artifacts are being pruned.
+    #[error("{option}: run {run_id} is in use: {source}")]
+    InUse { option: &'static str, run_id: String, source: std::io::Error },
     #[error("cannot create state directory {}: {source}", path.display())]
     StateDir { path: PathBuf, source: std::io::Error },
     #[error("cannot take the lease of run {run_id} in {}: {source}", dir.display())]
@@ -86,6 +89,7 @@ impl RecordError {
                 | RecordError::NoSuchRun(_)
                 | RecordError::NoEarlierRun(_)
                 | RecordError::Pruned { .. }
+                | RecordError::InUse { .. }
                 | RecordError::Run(RunError::UnknownStage(_))
         )
     }
@@ -104,7 +108,9 @@ pub fn record(plan: &Plan, request: &RunRequest, observer: &dyn RunObserver) -> 
     for abandoned in store.reap_abandoned(state, Timestamp::now())? {
         tracing::warn!(run_id = %abandoned, "run was left running by a host that stopped; marked failed");
     }
-    let previous = previous_run(&store, plan, request)?;
+    // The earlier run whose outputs this one reuses, held (shared) until this run is recorded:
+    // retention does not delete what the run may still read.
+    let (previous, source_hold) = previous_run(&store, plan, request)?.unzip();
     let run_id = RunStore::new_run_id(Timestamp::now());
     // Held until the run is recorded: while it is, no other host takes this run for abandoned.
     let _lease = RunLease::take(state, &run_id).map_err(|source| RecordError::Lease {
@@ -157,6 +163,7 @@ pub fn record(plan: &Plan, request: &RunRequest, observer: &dyn RunObserver) -> 
     store.finish_run(&run_id, outcome.status, Timestamp::now())?;
     finish_alerts(alerts, &store, &run_id);
     let summary = store.write_summary(state, &run_id)?;
+    drop(source_hold);
     if let Some(policy) = &plan.retention {
         match retention::prune(state, policy, Some(&plan.pipeline), Some(&run_id), false) {
             Ok(report) if !report.runs.is_empty() => {
@@ -186,20 +193,33 @@ fn default_parallelism(plan: &Plan, streaming: bool) -> usize {
 }
 
 /// The run whose outputs `--resume` or `--only` reuse.
-fn previous_run(store: &RunStore, plan: &Plan, request: &RunRequest) -> Result<Option<PreviousRun>, RecordError> {
-    let detail = match (&request.resume, request.only.is_empty()) {
-        (Some(id), _) => Some(store.get_run(id)?.ok_or_else(|| RecordError::NoSuchRun(id.clone()))?),
-        (None, false) => store.latest_run(&plan.pipeline)?,
-        (None, true) => None,
+/// The run whose outputs `--resume` or `--only` reuse, with a shared hold on its lease (see
+/// [`RunLease::share`]); its record is read once the hold is taken, so a prune that finished
+/// before shows.
+fn previous_run(
+    store: &RunStore,
+    plan: &Plan,
+    request: &RunRequest,
+) -> Result<Option<(PreviousRun, RunLease)>, RecordError> {
+    let option = if request.resume.is_some() { "--resume" } else { "--only" };
+    let run_id = match (&request.resume, request.only.is_empty()) {
+        (Some(id), _) => id.clone(),
+        (None, false) => match store.latest_run(&plan.pipeline)? {
+            Some(latest) => latest.run.id,
+            None => return Err(RecordError::NoEarlierRun(plan.pipeline.clone())),
+        },
+        (None, true) => return Ok(None),
     };
-    let Some(detail) = detail else {
-        if !request.only.is_empty() {
-            return Err(RecordError::NoEarlierRun(plan.pipeline.clone()));
-        }
-        return Ok(None);
-    };
+    if store.get_run(&run_id)?.is_none() {
+        return Err(RecordError::NoSuchRun(run_id));
+    }
+    let hold = RunLease::share(&plan.paths.state, &run_id).map_err(|source| RecordError::InUse {
+        option,
+        run_id: run_id.clone(),
+        source,
+    })?;
+    let detail = store.get_run(&run_id)?.ok_or_else(|| RecordError::NoSuchRun(run_id.clone()))?;
     if let Some(pruned) = &detail.pruned {
-        let option = if request.resume.is_some() { "--resume" } else { "--only" };
         return Err(RecordError::Pruned { option, run_id: detail.run.id.clone(), at: pruned.at });
     }
     let succeeded: BTreeSet<String> = detail
@@ -208,7 +228,7 @@ fn previous_run(store: &RunStore, plan: &Plan, request: &RunRequest) -> Result<O
         .filter(|s| matches!(s.record.status, StageStatus::Success | StageStatus::Skipped))
         .map(|s| s.record.stage.clone())
         .collect();
-    Ok(Some(PreviousRun { run_id: detail.run.id.clone(), succeeded, resume: request.resume.is_some() }))
+    Ok(Some((PreviousRun { run_id: detail.run.id.clone(), succeeded, resume: request.resume.is_some() }, hold)))
 }
 
 /// The run's checks as the run store records them.
@@ -260,6 +280,9 @@ impl RunObserver for Recorder {
             record.input_wait_ms = Some((report.input_wait_s * 1000.0).round() as u64);
         }
         record.plugin_sha256 = outcome.plugin_sha256.clone();
+        record.plugin_path = outcome.plugin_path.clone();
+        record.plugin_name = outcome.plugin_name.clone();
+        record.plugin_version = outcome.plugin_version.clone();
         self.save(&record);
     }
 }

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::config::RetentionConfig;
 use crate::dag::RunStatus;
-use crate::state::{RunAge, RunStore, StateError, Timestamp};
+use crate::state::{RunAge, RunLease, RunStore, StateError, Timestamp};
 
 const MS_PER_DAY: i64 = 86_400_000;
 
@@ -126,6 +126,13 @@ pub fn prune(
     for run in policy.select(&runs, pipeline, current, now) {
         let path = state.join("runs").join(&run.id).join("artifacts");
         if !path.is_dir() {
+            continue;
+        }
+        // A run whose outputs a `--resume`/`--only` run may read holds a share of its lease:
+        // such a run is kept, this time.
+        let hold = if dry_run { None } else { Some(RunLease::take(state, &run.id)) };
+        if let Some(Err(error)) = &hold {
+            tracing::info!(run_id = %run.id, %error, "artifacts kept: the run is in use");
             continue;
         }
         let bytes = unshared_bytes(&path);

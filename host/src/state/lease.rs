@@ -34,6 +34,29 @@ impl RunLease {
     }
 }
 
+impl RunLease {
+    /// Takes a shared hold on run `run_id`'s lease: what a run reusing that run's artifacts
+    /// (`--resume`, `--only`) holds while it may read them, so that retention, which takes the
+    /// lease itself before deleting them, leaves them alone. Shared holds don't exclude one
+    /// another, and a run with only shared holds is not [live](is_live). Fails with
+    /// [`io::ErrorKind::WouldBlock`] while the run is running or being pruned.
+    pub fn share(state_dir: &Path, run_id: &str) -> io::Result<Self> {
+        let path = lease_path(state_dir, run_id);
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let file = File::options().create(true).truncate(false).write(true).open(&path)?;
+        match file.try_lock_shared() {
+            Ok(()) => Ok(RunLease { file }),
+            Err(TryLockError::WouldBlock) => Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!("{} is held by another process (the run is running, or being pruned)", path.display()),
+            )),
+            Err(TryLockError::Error(error)) => Err(error),
+        }
+    }
+}
+
 impl Drop for RunLease {
     fn drop(&mut self) {
         // Explicitly: a child forked meanwhile would keep a closed descriptor's lock alive.

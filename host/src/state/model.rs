@@ -136,6 +136,11 @@ pub struct StageRecord {
     pub input_wait_ms: Option<u64>,
     /// Digest of the plugin component that ran (none for native stages).
     pub plugin_sha256: Option<String>,
+    /// The plugin's `.wasm` file as the pipeline resolved it.
+    pub plugin_path: Option<String>,
+    /// The name and version the plugin declares (`describe`), escaped and bounded.
+    pub plugin_name: Option<String>,
+    pub plugin_version: Option<String>,
     /// The plugin's own metrics, in the order it reported them. Serialized as
     /// `[{"name": ..., "value": ...}]`.
     #[serde(serialize_with = "serialize_metrics")]
@@ -160,6 +165,9 @@ impl StageRecord {
             error_kind: None,
             input_wait_ms: None,
             plugin_sha256: None,
+            plugin_path: None,
+            plugin_name: None,
+            plugin_version: None,
             metrics: Vec::new(),
         }
     }

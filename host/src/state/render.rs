@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use crate::untrusted;
 
-use super::model::{RunDetail, RunStats, RunStatus, RunSummary, StageCounts, StageStatus};
+use super::model::{RunDetail, RunStats, RunStatus, RunSummary, StageCounts, StageRecord, StageStatus};
 
 /// `host runs list`: one line per run, newest first as given.
 pub fn render_runs_table(runs: &[RunSummary]) -> String {
@@ -126,7 +126,7 @@ fn render_run_and_stages(detail: &RunDetail) -> String {
                 s.rows_out.to_string(),
                 s.rows_rejected.to_string(),
                 stage.duration_seconds.map_or_else(|| "-".to_owned(), seconds),
-                s.plugin_sha256.as_deref().map_or("-", |sha| sha.get(..12).unwrap_or(sha)).to_owned(),
+                plugin_label(s),
             ]
         })
         .collect();
@@ -151,6 +151,10 @@ fn render_run_and_stages(detail: &RunDetail) -> String {
             let continued = format!("\n{indent}{}", " ".repeat(label.chars().count()));
             let _ = writeln!(out, "{indent}{label}{}", lines.join(&continued));
         }
+        if let Some(sha) = &stage.record.plugin_sha256 {
+            let path = stage.record.plugin_path.as_deref().map(|path| format!("{} ", untrusted::escape(path)));
+            let _ = writeln!(out, "{indent}plugin: {}sha256:{}", path.unwrap_or_default(), untrusted::escape(sha));
+        }
         if !stage.record.metrics.is_empty() {
             let metrics: Vec<String> = stage
                 .record
@@ -162,6 +166,16 @@ fn render_run_and_stages(detail: &RunDetail) -> String {
         }
     }
     out
+}
+
+/// A plugin stage's `name version` as the plugin declared them (the digest's first 12 digits
+/// for records older than that), `-` for native stages.
+fn plugin_label(stage: &StageRecord) -> String {
+    match (&stage.plugin_name, &stage.plugin_version, &stage.plugin_sha256) {
+        (Some(name), Some(version), _) => format!("{} {}", untrusted::escape(name), untrusted::escape(version)),
+        (_, _, Some(sha)) => untrusted::escape(sha.get(..12).unwrap_or(sha)).into_owned(),
+        _ => "-".to_owned(),
+    }
 }
 
 /// `host runs stats`: run outcomes and durations, then one line per stage.

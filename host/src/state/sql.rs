@@ -84,6 +84,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 5 → 6: how long a stage waited for running upstreams to write its inputs (its busy time is
     // its duration less that).
     "ALTER TABLE stage_runs ADD COLUMN input_wait_ms INTEGER CHECK (input_wait_ms >= 0);",
+    // 6 → 7: which plugin a plugin stage ran, beside its digest: the `.wasm` path as the
+    // pipeline resolved it, and the name and version the plugin declares.
+    "ALTER TABLE stage_runs ADD COLUMN plugin_path TEXT;
+    ALTER TABLE stage_runs ADD COLUMN plugin_name TEXT;
+    ALTER TABLE stage_runs ADD COLUMN plugin_version TEXT;",
 ];
 
 /// The schema version this host reads and writes.
@@ -107,6 +112,9 @@ pub(super) const OPERATIONS_VERSION: i64 = 5;
 
 /// The first schema version with `stage_runs.input_wait_ms`.
 pub(super) const INPUT_WAIT_VERSION: i64 = 6;
+
+/// The first schema version with `stage_runs.plugin_path`, `plugin_name` and `plugin_version`.
+pub(super) const PLUGIN_VERSION: i64 = 7;
 
 pub(super) const USER_VERSION: &str = "SELECT user_version FROM pragma_user_version";
 
@@ -132,8 +140,8 @@ pub(super) const ABANDON_STAGES: &str = "UPDATE stage_runs
 pub(super) const UPSERT_STAGE: &str = "INSERT INTO stage_runs
         (run_id, stage, status, attempts, started_at_ms, ended_at_ms,
          rows_in, rows_out, rows_rejected, bytes_in, bytes_out, error, plugin_sha256, error_kind,
-         input_wait_ms)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+         input_wait_ms, plugin_path, plugin_name, plugin_version)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
     ON CONFLICT (run_id, stage) DO UPDATE SET
         status = excluded.status, attempts = excluded.attempts,
         started_at_ms = excluded.started_at_ms, ended_at_ms = excluded.ended_at_ms,
@@ -141,7 +149,8 @@ pub(super) const UPSERT_STAGE: &str = "INSERT INTO stage_runs
         rows_rejected = excluded.rows_rejected, bytes_in = excluded.bytes_in,
         bytes_out = excluded.bytes_out, error = excluded.error,
         plugin_sha256 = excluded.plugin_sha256, error_kind = excluded.error_kind,
-        input_wait_ms = excluded.input_wait_ms";
+        input_wait_ms = excluded.input_wait_ms, plugin_path = excluded.plugin_path,
+        plugin_name = excluded.plugin_name, plugin_version = excluded.plugin_version";
 
 pub(super) const DELETE_STAGE_METRICS: &str = "DELETE FROM stage_metrics WHERE run_id = ?1 AND stage = ?2";
 
@@ -205,12 +214,13 @@ macro_rules! run_stages {
     };
 }
 
-/// By the store's version: the query for [`INPUT_WAIT_VERSION`] on, for
-/// [`ERROR_KIND_VERSION`] on, and before (a column a store lacks reads as null).
-pub(super) const RUN_STAGES: [(i64, &str); 3] = [
-    (INPUT_WAIT_VERSION, run_stages!("error_kind, input_wait_ms")),
-    (ERROR_KIND_VERSION, run_stages!("error_kind, NULL")),
-    (0, run_stages!("NULL, NULL")),
+/// By the store's version, newest first: the query for stores of that version on (a column a
+/// store lacks reads as null).
+pub(super) const RUN_STAGES: [(i64, &str); 4] = [
+    (PLUGIN_VERSION, run_stages!("error_kind, input_wait_ms, plugin_path, plugin_name, plugin_version")),
+    (INPUT_WAIT_VERSION, run_stages!("error_kind, input_wait_ms, NULL, NULL, NULL")),
+    (ERROR_KIND_VERSION, run_stages!("error_kind, NULL, NULL, NULL, NULL")),
+    (0, run_stages!("NULL, NULL, NULL, NULL, NULL")),
 ];
 
 pub(super) const DELETE_RUN_CHECKS: &str = "DELETE FROM run_checks WHERE run_id = ?1";

@@ -198,7 +198,10 @@ impl RunStore {
                     stage.error,
                     stage.plugin_sha256,
                     stage.error_kind,
-                    stage.input_wait_ms.map(to_sql_int).transpose()?
+                    stage.input_wait_ms.map(to_sql_int).transpose()?,
+                    stage.plugin_path,
+                    stage.plugin_name,
+                    stage.plugin_version
                 ],
             )?;
             tx.execute(sql::DELETE_STAGE_METRICS, params![run_id, stage.stage])?;
@@ -488,6 +491,9 @@ impl RunStore {
                 plugin_sha256: row.get(11)?,
                 error_kind: row.get(12)?,
                 input_wait_ms: row.get::<_, Option<i64>>(13)?.map(|ms| ms.max(0) as u64),
+                plugin_path: row.get(14)?,
+                plugin_name: row.get(15)?,
+                plugin_version: row.get(16)?,
                 stage,
             };
             Ok(StageRun { duration_seconds: record.duration_seconds(), busy_seconds: record.busy_seconds(), record })

@@ -333,17 +333,17 @@ fn schema_versions_other_than_ours_are_refused_clearly() {
     // An empty database (version 0): read-only refuses, a writer migrates it.
     drop(rusqlite::Connection::open(&db).unwrap());
     let err = RunStore::open_read_only(dir.path()).unwrap_err();
-    assert!(matches!(err, StateError::SchemaTooOld { found: 0, supported: 6, .. }), "{err}");
+    assert!(matches!(err, StateError::SchemaTooOld { found: 0, supported: 7, .. }), "{err}");
     RunStore::open(dir.path()).unwrap();
     RunStore::open_read_only(dir.path()).unwrap();
 
     // A database from a newer host.
     rusqlite::Connection::open(&db).unwrap().pragma_update(None, "user_version", 99).unwrap();
     for err in [RunStore::open(dir.path()).unwrap_err(), RunStore::open_read_only(dir.path()).unwrap_err()] {
-        assert!(matches!(err, StateError::SchemaTooNew { found: 99, supported: 6, .. }), "{err}");
+        assert!(matches!(err, StateError::SchemaTooNew { found: 99, supported: 7, .. }), "{err}");
         assert_eq!(
             err.to_string(),
-            format!("run store {} has schema version 99, newer than this host's 6: use a newer host", db.display())
+            format!("run store {} has schema version 99, newer than this host's 7: use a newer host", db.display())
         );
     }
 }
@@ -543,6 +543,10 @@ fn sample_detail() -> RunDetail {
             rows_in: 1000,
             error: Some("plugin trapped: out of fuel".into()),
             error_kind: Some("trap".into()),
+            plugin_sha256: Some("ab".repeat(32)),
+            plugin_path: Some("/opt/etl/plugins/enrich.wasm".into()),
+            plugin_name: Some("enrich".into()),
+            plugin_version: Some("0.3.1".into()),
             metrics: vec![("checked".into(), 640), ("bad".into(), 2)],
             ..ran("enrich", StageStatus::Failed, 1_795_633_620_600, 1_795_633_745_600, 0)
         },
@@ -595,8 +599,10 @@ config        sha256:c0ffee
 
    STAGE   STATUS           ATTEMPTS  ROWS IN  ROWS OUT  REJECTED  DURATION  PLUGIN
 ✓  ingest  success                 1        0      1000         0     0.52s  0123456789ab
-✗  enrich  failed                  3     1000         0         0     2m05s  -
+   plugin: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+✗  enrich  failed                  3     1000         0         0     2m05s  enrich 0.3.1
    error (trap): plugin trapped: out of fuel
+   plugin: /opt/etl/plugins/enrich.wasm sha256:abababababababababababababababababababababababababababababababab
    metrics: checked=640 bad=2
 ⊘  report  upstream_failed         0        0         0         0         -  -
    error (upstream_failed): not run: upstream stage \"enrich\" failed
@@ -765,6 +771,25 @@ fn a_version_1_store_stays_readable_and_migrates_keeping_its_runs() {
     // The reader opened at version 1 still reads (without checks); a new one reads them.
     assert!(reader.get_run("old").unwrap().unwrap().checks.is_empty());
     assert_eq!(RunStore::open_read_only(dir.path()).unwrap().get_run("old").unwrap().unwrap().checks, sample_checks());
+}
+
+#[test]
+fn a_store_of_every_older_version_stays_readable() {
+    for version in 1..sql::SCHEMA_VERSION {
+        let dir = TempDir::new(&format!("v{version}"));
+        version_1_store(dir.path());
+        let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+        for step in &sql::MIGRATIONS[1..version as usize] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.pragma_update(None, "user_version", version).unwrap();
+        let reader = RunStore::open_read_only(dir.path()).unwrap();
+        let old = reader.get_run("old").unwrap_or_else(|e| panic!("version {version}: {e}")).unwrap();
+        assert_eq!((old.stages.len(), old.stages[0].record.rows_out), (1, 5), "version {version}");
+        assert_eq!(old.stages[0].record.plugin_name, None, "version {version}");
+        assert_eq!(ids(&reader.list_runs(10).unwrap()), ["old"], "version {version}");
+        reader.stats(10).unwrap_or_else(|e| panic!("version {version}: {e}"));
+    }
 }
 
 #[test]
