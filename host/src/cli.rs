@@ -144,12 +144,38 @@ pub struct RunArgs {
     /// Re-run what failed or never ran in RUN_ID, reusing the outputs of what succeeded.
     #[arg(long, value_name = "RUN_ID")]
     pub resume: Option<String>,
+    /// The run's id (1-128 letters, digits, `.`, `_`, `-`) [default: a new one, from the time].
+    /// With --stage or --finish: the run the task belongs to.
+    #[arg(long, value_name = "RUN_ID")]
+    pub run_id: Option<String>,
+    /// Run this one stage of run --run-id as a task of its own (an Airflow task): it reads the
+    /// outputs earlier tasks of the run wrote, and records the stage in the run's folder.
+    #[arg(long, value_name = "STAGE", requires = "run_id", conflicts_with_all = ["only", "resume", "finish"])]
+    pub stage: Option<String>,
+    /// With --stage: the orchestrator's attempt number at the task. The host makes that one
+    /// attempt and leaves retrying to the orchestrator [default: the stage's own retries].
+    #[arg(long, value_name = "N", requires = "stage", value_parser = clap::value_parser!(u32).range(1..))]
+    pub attempt: Option<u32>,
+    /// Finish run --run-id after its stage tasks: the quarantine, the checks, the run's record
+    /// in the run store, its alerts and retention.
+    #[arg(long, requires = "run_id", conflicts_with_all = ["only", "resume"])]
+    pub finish: bool,
+    /// What started the run, recorded with it.
+    #[arg(long, value_enum, default_value_t = TriggerArg::Manual)]
+    pub trigger: TriggerArg,
     /// Print the run's outcome as JSON on stdout.
     #[arg(long)]
     pub json: bool,
     /// No live progress display (it is shown only when stderr is a terminal).
     #[arg(long)]
     pub no_progress: bool,
+}
+
+/// `--trigger`: what started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TriggerArg {
+    Manual,
+    Airflow,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

@@ -11,7 +11,7 @@ use host::runtime::Runtime;
 use host::state::{self, RunStore, Timestamp, Trigger};
 use sha2::{Digest, Sha256};
 
-use crate::cli::{GraphFormat, PipelineArgs, RunArgs, RunsCommand, StateArgs};
+use crate::cli::{GraphFormat, PipelineArgs, RunArgs, RunsCommand, StateArgs, TriggerArg};
 use crate::console;
 use crate::exit;
 
@@ -96,6 +96,20 @@ pub fn run(args: &RunArgs, runtime: &Runtime) -> Result<u8> {
         }
         None => Timestamp::now().rfc3339()[..10].to_owned(),
     };
+    let trigger = match args.trigger {
+        TriggerArg::Manual => Trigger::Manual,
+        TriggerArg::Airflow => Trigger::Airflow,
+    };
+    if let Some(id) = args.run_id.as_deref().filter(|id| !state::is_run_id(id)) {
+        return Err(InvalidConfig(format!(
+            "--run-id {id:?}: a run id is 1 to 128 letters, digits, `.`, `_` or `-`, starting with a letter or digit"
+        ))
+        .into());
+    }
+    if let (Some(run_id), true) = (&args.run_id, args.stage.is_some() || args.finish) {
+        let task_run = run::task::TaskRun { run_id: run_id.clone(), env, config_digest: digest, logical_date, trigger };
+        return run_task(args, &plan, &task_run);
+    }
     let request = RunRequest {
         env,
         config_digest: digest,
@@ -105,8 +119,9 @@ pub fn run(args: &RunArgs, runtime: &Runtime) -> Result<u8> {
         native_stages: args.native_stages,
         only: args.only.clone(),
         resume: args.resume.clone(),
-        trigger: Trigger::Manual,
+        trigger,
         cancel: None,
+        run_id: args.run_id.clone(),
     };
     let live = console::LiveProgress::start(plan.stages.len(), !args.no_progress);
     let recorded = run::record(&plan, &request, &(&RunLog, &live));
@@ -126,6 +141,46 @@ pub fn run(args: &RunArgs, runtime: &Runtime) -> Result<u8> {
     Ok(match outcome.status {
         RunStatus::Success => exit::SUCCESS,
         RunStatus::Partial => exit::PARTIAL,
+        RunStatus::Failed | RunStatus::Running => exit::FAILED,
+    })
+}
+
+/// `host run --run-id ID --stage S | --finish`: one task of a run executed as tasks. Exit codes
+/// for a stage: 0 it succeeded; 1 a non-critical stage failed on its last attempt (the run will
+/// be partial); 2 it failed (and the orchestrator may retry it). For `--finish`: the run's.
+fn run_task(args: &RunArgs, plan: &Plan, task_run: &run::task::TaskRun) -> Result<u8> {
+    let usage = |error: run::task::TaskError| -> anyhow::Error {
+        if error.is_usage() { InvalidConfig(error.to_string()).into() } else { error.into() }
+    };
+    if let Some(stage) = &args.stage {
+        let done = run::task::run_stage(plan, task_run, stage, args.attempt, &RunLog);
+        console::close_run_log();
+        let done = done.map_err(usage)?;
+        let outcome = &done.outcome;
+        if args.json {
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, outcome)?;
+            writeln!(out)?;
+        } else {
+            print_stage(outcome);
+        }
+        return Ok(match outcome.status {
+            StageStatus::Success | StageStatus::Skipped => exit::SUCCESS,
+            _ if !done.critical && done.last_attempt => exit::PARTIAL,
+            _ => exit::FAILED,
+        });
+    }
+    let finished = run::task::finish(plan, task_run).map_err(usage)?;
+    if args.json {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &finished.detail)?;
+        writeln!(out)?;
+    } else {
+        print!("{}", state::render_run_detail(&finished.detail));
+        println!("summary: {}", finished.summary.display());
+    }
+    Ok(match finished.detail.run.status {
+        RunStatus::Success | RunStatus::Partial => exit::SUCCESS,
         RunStatus::Failed | RunStatus::Running => exit::FAILED,
     })
 }
@@ -153,31 +208,33 @@ fn cut(text: &str, max: usize) -> String {
     }
 }
 
+/// One line for a stage that ended.
+fn print_stage(stage: &run::StageOutcome) {
+    let time = stage.duration_s.map(|d| format!(" ({d:.2}s)")).unwrap_or_default();
+    match stage.status {
+        StageStatus::Success => {
+            let report = stage.report.clone().unwrap_or_default();
+            let rejected =
+                if report.rows_rejected > 0 { format!(", {} rejected", report.rows_rejected) } else { String::new() };
+            println!("  ✓ {}: {} records{rejected}{time}", stage.name, report.rows_out);
+        }
+        StageStatus::Failed => match &stage.error {
+            Some(error) => println!("  ✗ {}: {error}{time}", stage.name),
+            None => println!("  ✗ {}: failed{time}", stage.name),
+        },
+        StageStatus::Skipped => println!("  ↷ {}: reused from an earlier run", stage.name),
+        StageStatus::UpstreamFailed => match &stage.error {
+            Some(error) => println!("  - {}: {error}", stage.name),
+            None => println!("  - {}: not run (upstream failed)", stage.name),
+        },
+        StageStatus::Pending | StageStatus::Running => println!("  ? {}: {}", stage.name, stage.status.as_str()),
+    }
+}
+
 fn print_summary(outcome: &run::RunOutcome, summary: &std::path::Path) {
     println!("\nrun {} ({}): {:?} in {:.1}s", outcome.run_id, outcome.logical_date, outcome.status, outcome.duration_s);
     for stage in &outcome.stages {
-        let time = stage.duration_s.map(|d| format!(" ({d:.2}s)")).unwrap_or_default();
-        match stage.status {
-            StageStatus::Success => {
-                let report = stage.report.clone().unwrap_or_default();
-                let rejected = if report.rows_rejected > 0 {
-                    format!(", {} rejected", report.rows_rejected)
-                } else {
-                    String::new()
-                };
-                println!("  ✓ {}: {} records{rejected}{time}", stage.name, report.rows_out);
-            }
-            StageStatus::Failed => match &stage.error {
-                Some(error) => println!("  ✗ {}: {error}{time}", stage.name),
-                None => println!("  ✗ {}: failed{time}", stage.name),
-            },
-            StageStatus::Skipped => println!("  ↷ {}: reused from an earlier run", stage.name),
-            StageStatus::UpstreamFailed => match &stage.error {
-                Some(error) => println!("  - {}: {error}", stage.name),
-                None => println!("  - {}: not run (upstream failed)", stage.name),
-            },
-            StageStatus::Pending | StageStatus::Running => println!("  ? {}: {}", stage.name, stage.status.as_str()),
-        }
+        print_stage(stage);
     }
     // A check that held in short (its figures are in --json, summary.json and `host runs show`);
     // a violated one whole.

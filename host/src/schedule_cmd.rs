@@ -82,6 +82,7 @@ pub fn schedule(args: &ScheduleArgs, runtime: &Runtime) -> Result<u8> {
         resume: None,
         trigger: Trigger::Schedule,
         cancel: None,
+        run_id: None,
     };
     let scheduler = Scheduler { plan: &plan, schedule: &schedule, request, shutdown: &shutdown };
     println!(

@@ -16,3 +16,4 @@ mod sandbox;
 mod schedule;
 mod serve;
 mod streaming;
+mod tasks;

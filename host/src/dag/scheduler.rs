@@ -226,16 +226,7 @@ pub fn run_until<R: Send, E: Send, O: Observer<R, E>>(
 }
 
 fn run_status<R, E>(results: &[TaskResult<R, E>], tasks: &[TaskSpec]) -> RunStatus {
-    let failed = |critical: bool| {
-        results.iter().zip(tasks).any(|(r, t)| r.status == StageStatus::Failed && t.critical == critical)
-    };
-    if failed(true) {
-        RunStatus::Failed
-    } else if failed(false) || results.iter().any(|r| r.status == StageStatus::UpstreamFailed) {
-        RunStatus::Partial
-    } else {
-        RunStatus::Success
-    }
+    RunStatus::of_stages(results.iter().zip(tasks).map(|(r, t)| (r.status, t.critical)))
 }
 
 #[cfg(test)]

@@ -37,6 +37,21 @@ impl RunStatus {
     pub const fn is_finished(self) -> bool {
         !matches!(self, RunStatus::Running)
     }
+
+    /// The status of a run whose stages ended as `stages` says, each with whether it is
+    /// critical: a failed critical stage fails it; a failed non-critical stage, or one that did
+    /// not run because an upstream failed, makes it partial.
+    pub fn of_stages(stages: impl IntoIterator<Item = (StageStatus, bool)> + Clone) -> RunStatus {
+        let failed =
+            |critical: bool| stages.clone().into_iter().any(|(s, c)| s == StageStatus::Failed && c == critical);
+        if failed(true) {
+            RunStatus::Failed
+        } else if failed(false) || stages.into_iter().any(|(s, _)| s == StageStatus::UpstreamFailed) {
+            RunStatus::Partial
+        } else {
+            RunStatus::Success
+        }
+    }
 }
 
 /// The status of one stage in a run:

@@ -11,6 +11,7 @@ mod record;
 pub mod retention;
 mod sinks;
 mod stages;
+pub mod task;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -53,6 +54,18 @@ pub struct RunOptions {
     /// Set to cancel the run: no stage starts any more, running stages fail at their next batch
     /// (`cancelled`), and the run is failed.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// One stage of a run executed as a task of its own ([`task`]): the stages in `only` read
+    /// the outputs earlier tasks of the same run wrote; no quarantine and no checks (the run's
+    /// finishing task does them).
+    pub task: Option<TaskAttempt>,
+}
+
+/// How a stage task attempts its stage.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TaskAttempt {
+    /// The orchestrator's attempt number: the host makes that one attempt and the orchestrator
+    /// retries; `None`: the stage's own `retries` apply.
+    pub attempt: Option<u32>,
 }
 
 /// What an earlier run left: its id and which stages succeeded.
@@ -213,7 +226,7 @@ pub fn run(plan: &Plan, options: &RunOptions, observer: &dyn RunObserver) -> Res
         .iter()
         .map(|s| TaskSpec {
             critical: s.critical,
-            retries: s.retries,
+            retries: if options.task.is_some_and(|t| t.attempt.is_some()) { 0 } else { s.retries },
             retry_backoff: s.retry_backoff,
             stream_from: if options.streaming { s.streams_from() } else { Vec::new() },
         })
@@ -223,7 +236,10 @@ pub fn run(plan: &Plan, options: &RunOptions, observer: &dyn RunObserver) -> Res
         artifacts.live().expect(&names[stage]);
     }
     let bridge = Bridge { plan, observer, artifacts: &artifacts, failed_upstream: Mutex::new(vec![None; names.len()]) };
+    // A task's one attempt carries the orchestrator's number.
+    let attempt_offset = options.task.and_then(|t| t.attempt).map_or(0, |n| n.saturating_sub(1));
     let run_attempt = |stage: usize, attempt: u32| {
+        let attempt = attempt + attempt_offset;
         let planned = &plan.stages[stage];
         name_this_thread(&planned.name);
         let ctx = StageContext {
@@ -260,6 +276,9 @@ pub fn run(plan: &Plan, options: &RunOptions, observer: &dyn RunObserver) -> Res
     // beside the stages, each source's as soon as the stages feeding it are done.
     let (results, status, quarantine) = std::thread::scope(|scope| {
         let quarantine = scope.spawn(|| {
+            if options.task.is_some() {
+                return Ok(Vec::new());
+            }
             name_this_thread("quarantine");
             sinks::write_quarantine(plan, &artifacts, &options.run_id)
         });
@@ -276,7 +295,12 @@ pub fn run(plan: &Plan, options: &RunOptions, observer: &dyn RunObserver) -> Res
         (results, status, quarantine)
     });
     let failed_upstream = bridge.failed_upstream.into_inner().unwrap_or_else(|e| e.into_inner());
-    let stages = results.iter().enumerate().map(|(i, r)| outcome(plan, i, r, failed_upstream[i])).collect();
+    let stages = results
+        .iter()
+        .enumerate()
+        .map(|(i, r)| outcome(plan, i, r, failed_upstream[i]))
+        .map(|o| StageOutcome { attempts: o.attempts + if o.attempts > 0 { attempt_offset } else { 0 }, ..o })
+        .collect();
     let (quarantine, quarantine_error) = match quarantine {
         Ok(totals) => (totals, None),
         Err(error) => {
@@ -287,7 +311,11 @@ pub fn run(plan: &Plan, options: &RunOptions, observer: &dyn RunObserver) -> Res
     let status = if quarantine_error.is_some() { RunStatus::Failed } else { status };
     // The invariants, on what the run produced (a failed run has nothing whole to check).
     let checking = Instant::now();
-    let checks = if status == RunStatus::Failed { Vec::new() } else { checks::evaluate(plan, &artifacts, &quarantine) };
+    let checks = if status == RunStatus::Failed || options.task.is_some() {
+        Vec::new()
+    } else {
+        checks::evaluate(plan, &artifacts, &quarantine)
+    };
     if !checks.is_empty() {
         tracing::debug!(seconds = checking.elapsed().as_secs_f64(), "checks evaluated");
     }
@@ -347,7 +375,8 @@ fn outcome(
         error_kind: error.as_ref().map(StageFailure::kind),
         error,
         plugin_sha256: plugin.map(|p| p.sha256().to_owned()),
-        plugin_path: plugin.map(|p| p.path().display().to_string()),
+        plugin_path: plugin
+            .map(|p| std::path::absolute(p.path()).unwrap_or_else(|_| p.path().to_owned()).display().to_string()),
         plugin_name: plugin.map(|p| p.info().name.clone()),
         plugin_version: plugin.map(|p| p.info().version.clone()),
     }

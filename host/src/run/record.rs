@@ -39,6 +39,8 @@ pub struct RunRequest {
     pub trigger: Trigger,
     /// See [`RunOptions::cancel`].
     pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// The run's id, chosen by the caller (`--run-id`); `None`: a new one from the time.
+    pub run_id: Option<String>,
 }
 
 /// A recorded run: what happened, and where its summary is.
@@ -67,6 +69,9 @@ pub enum RecordError {
          its record, summary.json and run.log remain: start a full run instead"
     )]
     Pruned { option: &'static str, run_id: String, at: Timestamp },
+    /// `--run-id` names a run the store already has.
+    #[error("--run-id {run_id}: the run store {} already has a run {run_id}: choose another id, or --resume it", store.display())]
+    RunExists { run_id: String, store: PathBuf },
     /// The run `--resume`/`--only` would reuse is running, or its artifacts are being pruned.
     #[error("{option}: run {run_id} is in use: {source}")]
     InUse { option: &'static str, run_id: String, source: std::io::Error },
@@ -90,6 +95,7 @@ impl RecordError {
                 | RecordError::NoEarlierRun(_)
                 | RecordError::Pruned { .. }
                 | RecordError::InUse { .. }
+                | RecordError::RunExists { .. }
                 | RecordError::Run(RunError::UnknownStage(_))
         )
     }
@@ -111,7 +117,13 @@ pub fn record(plan: &Plan, request: &RunRequest, observer: &dyn RunObserver) -> 
     // The earlier run whose outputs this one reuses, held (shared) until this run is recorded:
     // retention does not delete what the run may still read.
     let (previous, source_hold) = previous_run(&store, plan, request)?.unzip();
-    let run_id = RunStore::new_run_id(Timestamp::now());
+    let run_id = match &request.run_id {
+        Some(id) if store.get_run(id)?.is_some() => {
+            return Err(RecordError::RunExists { run_id: id.clone(), store: store.path().to_owned() });
+        }
+        Some(id) => id.clone(),
+        None => RunStore::new_run_id(Timestamp::now()),
+    };
     // Held until the run is recorded: while it is, no other host takes this run for abandoned.
     let _lease = RunLease::take(state, &run_id).map_err(|source| RecordError::Lease {
         run_id: run_id.clone(),
@@ -142,6 +154,7 @@ pub fn record(plan: &Plan, request: &RunRequest, observer: &dyn RunObserver) -> 
         only: request.only.clone(),
         previous,
         cancel: request.cancel.clone(),
+        task: None,
     };
     let outcome = super::run(plan, &options, &(&recorder, (&alerts, observer)));
     let store = recorder.store.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -164,8 +177,15 @@ pub fn record(plan: &Plan, request: &RunRequest, observer: &dyn RunObserver) -> 
     finish_alerts(alerts, &store, &run_id);
     let summary = store.write_summary(state, &run_id)?;
     drop(source_hold);
+    apply_retention(plan, &run_id);
+    tracing::info!(run_id = %run_id, status = outcome.status.as_str(), seconds = outcome.duration_s, "run finished");
+    Ok(RecordedRun { outcome, summary })
+}
+
+/// Applies the pipeline's `retention:` after run `run_id` was recorded; a failure is logged.
+pub(super) fn apply_retention(plan: &Plan, run_id: &str) {
     if let Some(policy) = &plan.retention {
-        match retention::prune(state, policy, Some(&plan.pipeline), Some(&run_id), false) {
+        match retention::prune(&plan.paths.state, policy, Some(&plan.pipeline), Some(run_id), false) {
             Ok(report) if !report.runs.is_empty() => {
                 tracing::info!(runs = report.runs.len(), bytes = report.bytes, "retention pruned older runs' artifacts")
             }
@@ -173,13 +193,11 @@ pub fn record(plan: &Plan, request: &RunRequest, observer: &dyn RunObserver) -> 
             Err(error) => tracing::warn!(%error, "retention could not prune older runs' artifacts"),
         }
     }
-    tracing::info!(run_id = %run_id, status = outcome.status.as_str(), seconds = outcome.duration_s, "run finished");
-    Ok(RecordedRun { outcome, summary })
 }
 
 /// Fires the finished run's alerts with its summary and waits for them to be delivered and
 /// recorded; a run that can't be read back fires none (the error is logged).
-fn finish_alerts(alerts: Dispatcher, store: &RunStore, run_id: &str) {
+pub(super) fn finish_alerts(alerts: Dispatcher, store: &RunStore, run_id: &str) {
     match store.get_run(run_id) {
         Ok(Some(detail)) => alerts.finish(detail),
         Ok(None) => tracing::error!(run_id, "the finished run is not in the run store (this is a bug): no alert sent"),
@@ -232,7 +250,7 @@ fn previous_run(
 }
 
 /// The run's checks as the run store records them.
-fn check_records(checks: &[CheckOutcome]) -> Vec<CheckRecord> {
+pub(super) fn check_records(checks: &[CheckOutcome]) -> Vec<CheckRecord> {
     checks
         .iter()
         .map(|c| CheckRecord {
@@ -263,28 +281,35 @@ impl RunObserver for Recorder {
     }
 
     fn stage_finished(&self, outcome: &StageOutcome) {
-        let mut record = StageRecord::pending(&outcome.name);
-        record.status = outcome.status;
-        record.attempts = outcome.attempts;
-        record.started_at = self.started.lock().unwrap_or_else(|e| e.into_inner()).get(&outcome.name).copied();
-        record.ended_at = record.started_at.map(|_| Timestamp::now());
-        record.error = outcome.error.as_ref().map(ToString::to_string);
-        record.error_kind = outcome.error_kind.map(str::to_owned);
-        if let Some(report) = &outcome.report {
-            record.rows_in = report.rows_in;
-            record.rows_out = report.rows_out;
-            record.rows_rejected = report.rows_rejected;
-            record.bytes_in = report.bytes_in;
-            record.bytes_out = report.bytes_out;
-            record.metrics = report.metrics.clone();
-            record.input_wait_ms = Some((report.input_wait_s * 1000.0).round() as u64);
-        }
-        record.plugin_sha256 = outcome.plugin_sha256.clone();
-        record.plugin_path = outcome.plugin_path.clone();
-        record.plugin_name = outcome.plugin_name.clone();
-        record.plugin_version = outcome.plugin_version.clone();
-        self.save(&record);
+        let started_at = self.started.lock().unwrap_or_else(|e| e.into_inner()).get(&outcome.name).copied();
+        self.save(&stage_record(outcome, started_at));
     }
+}
+
+/// The run store's record of a stage that ended as `outcome`, started at `started_at` (none if
+/// it never started) and ending now.
+pub(super) fn stage_record(outcome: &StageOutcome, started_at: Option<Timestamp>) -> StageRecord {
+    let mut record = StageRecord::pending(&outcome.name);
+    record.status = outcome.status;
+    record.attempts = outcome.attempts;
+    record.started_at = started_at;
+    record.ended_at = started_at.map(|_| Timestamp::now());
+    record.error = outcome.error.as_ref().map(ToString::to_string);
+    record.error_kind = outcome.error_kind.map(str::to_owned);
+    if let Some(report) = &outcome.report {
+        record.rows_in = report.rows_in;
+        record.rows_out = report.rows_out;
+        record.rows_rejected = report.rows_rejected;
+        record.bytes_in = report.bytes_in;
+        record.bytes_out = report.bytes_out;
+        record.metrics = report.metrics.clone();
+        record.input_wait_ms = Some((report.input_wait_s * 1000.0).round() as u64);
+    }
+    record.plugin_sha256 = outcome.plugin_sha256.clone();
+    record.plugin_path = outcome.plugin_path.clone();
+    record.plugin_name = outcome.plugin_name.clone();
+    record.plugin_version = outcome.plugin_version.clone();
+    record
 }
 
 impl Recorder {

@@ -35,5 +35,5 @@ pub use model::{
     RunSummary, StageCounts, StageRecord, StageRun, StageStats, StageStatus, Trigger,
 };
 pub use render::{render_run_detail, render_runs_table, render_stats, thousands};
-pub use store::{DB_FILE, RunStore};
+pub use store::{DB_FILE, RunStore, is_run_id};
 pub use time::Timestamp;

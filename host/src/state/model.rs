@@ -82,16 +82,19 @@ pub enum Trigger {
     Manual,
     /// `host schedule`, at a fire time of the pipeline's `schedule:`.
     Schedule,
+    /// Tasks of an Airflow DAG (`host export airflow`).
+    Airflow,
 }
 
 impl Trigger {
-    pub const ALL: [Trigger; 2] = [Trigger::Manual, Trigger::Schedule];
+    pub const ALL: [Trigger; 3] = [Trigger::Manual, Trigger::Schedule, Trigger::Airflow];
 
     /// The lowercase name, as stored and printed.
     pub const fn as_str(self) -> &'static str {
         match self {
             Trigger::Manual => "manual",
             Trigger::Schedule => "schedule",
+            Trigger::Airflow => "airflow",
         }
     }
 }
@@ -106,7 +109,7 @@ impl FromSql for Trigger {
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
         let text = value.as_str()?;
         Trigger::ALL.into_iter().find(|t| t.as_str() == text).ok_or_else(|| {
-            FromSqlError::Other(format!("unknown run trigger {text:?} (expected manual or schedule)").into())
+            FromSqlError::Other(format!("unknown run trigger {text:?} (expected manual, schedule or airflow)").into())
         })
     }
 }

@@ -122,6 +122,9 @@ pub(super) const INSERT_RUN: &str = "INSERT INTO runs
         (id, pipeline, env, logical_date, status, started_at_ms, resumed_from, config_digest, trigger)
     VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8)";
 
+/// Deletes run ?1 with everything recorded of it (stages, metrics, checks, alerts cascade).
+pub(super) const DELETE_RUN: &str = "DELETE FROM runs WHERE id = ?1";
+
 pub(super) const FINISH_RUN: &str = "UPDATE runs SET status = ?2, ended_at_ms = ?3 WHERE id = ?1";
 
 /// `?1` pipeline, `?2` trigger: when the most recent run of that trigger started.

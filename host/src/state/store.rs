@@ -177,6 +177,16 @@ impl RunStore {
         }
     }
 
+    /// Records `run` as `running`, replacing whatever the store had of a run with its id (its
+    /// stages, checks and alerts): a run executed as tasks is recorded whole by its finishing
+    /// task, and again if that task runs again.
+    pub fn replace_run(&self, run: &NewRun) -> Result<(), StateError> {
+        self.conn
+            .execute(sql::DELETE_RUN, params![run.id])
+            .map_err(|e| self.sql_error(format!("replace run {}", run.id), e))?;
+        self.start_run(run)
+    }
+
     /// Records `stage` for run `run_id`, replacing the stage's previous record and metrics.
     pub fn upsert_stage(&self, run_id: &str, stage: &StageRecord) -> Result<(), StateError> {
         let write = || -> rusqlite::Result<()> {
@@ -618,7 +628,9 @@ fn constraint(error: &rusqlite::Error, code: std::ffi::c_int) -> bool {
 }
 
 /// Ids become directory names (`runs/<id>/`) and command-line arguments: keep them plain.
-fn is_run_id(id: &str) -> bool {
+/// Whether `id` is a run id: 1 to 128 ASCII letters, digits, `.`, `_` or `-`, starting with a
+/// letter or digit (a directory name under `runs/`, and a Hive partition value).
+pub fn is_run_id(id: &str) -> bool {
     let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
     (1..=128).contains(&id.len()) && id.starts_with(|c: char| c.is_ascii_alphanumeric()) && id.chars().all(plain)
 }
