@@ -32,12 +32,17 @@ example *args:
 
 # Formatting and clippy (`just lint`), then every test: unit, SDK harness, plugins natively,
 # end-to-end on real wasm.
-test: interop-env browser-env lint
+test: interop-env browser-env airflow-env lint
     cargo test --release --workspace
 
 # The DuckDB interoperability test's Python venv: target/py-interop from tests/interop/requirements.txt.
 interop-env:
     @just _venv target/py-interop tests/interop/requirements.txt
+
+# Apache Airflow 3 for the exported DAG's test (`tests/e2e/airflow.rs`): target/airflow/venv-3 from
+# the pinned lock tests/airflow/requirements-3.txt (Python 3.11); instant when up to date.
+airflow-env:
+    @tests/airflow/setup.sh 3
 
 # Debian's chromium for the dashboard's headless-browser test (`tests/e2e/serve.rs`); instant when
 # installed. Uses sudo when not root.

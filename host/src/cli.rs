@@ -56,6 +56,9 @@ pub enum Command {
     Plugin(PluginCommand),
     /// Serve a read-only dashboard, its JSON API and Prometheus /metrics over the run store.
     Serve(ServeArgs),
+    /// Write the pipeline for another orchestrator.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Write deterministic e-commerce sample data (customers.csv, products.csv, orders.csv) with
     /// the spec's defects, and print what was generated as JSON.
     GenerateData {
@@ -68,6 +71,22 @@ pub enum Command {
         /// Directory to write the three files into (created if missing).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// An Apache Airflow DAG file (Airflow 2.10 and 3.x): one task per stage, each running
+    /// `host run --run-id ... --stage STAGE`, then `finish`.
+    Airflow {
+        #[command(flatten)]
+        pipeline: PipelineArgs,
+        /// Where to write the DAG file, e.g. dags/ecommerce.py.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The host binary the tasks run [default: this one].
+        #[arg(long, value_name = "PATH")]
+        host: Option<PathBuf>,
     },
 }
 

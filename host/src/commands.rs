@@ -6,7 +6,7 @@ use anyhow::Result;
 use host::runtime::{CONTRACT_PACKAGE, Limits, Plugin, Runtime, RuntimeOptions};
 use serde::Serialize;
 
-use crate::cli::{Cli, Command, GlobalArgs, PluginCommand};
+use crate::cli::{Cli, Command, ExportCommand, GlobalArgs, PluginCommand};
 use crate::exit;
 
 pub fn dispatch(cli: Cli) -> Result<u8> {
@@ -18,6 +18,9 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Graph { pipeline, format } => crate::pipeline_cmd::graph(&pipeline, format, &runtime(&cli.global)?),
         Command::Runs(command) => crate::pipeline_cmd::runs(&command),
         Command::Serve(args) => crate::serve_cmd::serve(&args),
+        Command::Export(ExportCommand::Airflow { pipeline, out, host }) => {
+            crate::pipeline_cmd::export_airflow(&pipeline, &out, host.as_deref(), &runtime(&cli.global)?)
+        }
         Command::Plugin(PluginCommand::Inspect { path, json }) => {
             let runtime = runtime(&cli.global)?;
             let plugin = runtime.load(&path, &Limits::default())?;

@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod config;
 pub mod dag;
+pub mod export;
 pub mod ingest;
 pub mod monitor;
 pub mod run;

@@ -29,13 +29,75 @@ impl std::error::Error for InvalidConfig {}
 
 /// The plan, the environment's name, and the sha256 of the merged configuration.
 pub(crate) fn load_plan(args: &PipelineArgs, runtime: &Runtime) -> Result<(Plan, String, String)> {
+    let (plan, _, env, digest) = load_file_and_plan(args, runtime)?;
+    Ok((plan, env, digest))
+}
+
+/// [`load_plan`], with the merged pipeline file.
+fn load_file_and_plan(args: &PipelineArgs, runtime: &Runtime) -> Result<(Plan, config::PipelineFile, String, String)> {
     let env = args.env.clone().unwrap_or_else(|| "development".to_owned());
     let source = config::Source { path: &args.pipeline, env: &env, env_required: args.env.is_some(), set: &args.set };
     let loaded = config::load(&source).map_err(|e| InvalidConfig(e.to_string()))?;
     let plan = config::plan(&loaded.file, &args.pipeline, runtime).map_err(|e| InvalidConfig(e.to_string()))?;
     let merged = serde_norway::to_string(&loaded.merged).unwrap_or_default();
-    let digest = Sha256::digest(merged.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-    Ok((plan, env, digest))
+    let digest = hex_sha256(merged.as_bytes());
+    Ok((plan, loaded.file, env, digest))
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `host export airflow`: the pipeline as an Airflow DAG file.
+pub fn export_airflow(
+    args: &PipelineArgs,
+    out: &std::path::Path,
+    host: Option<&std::path::Path>,
+    runtime: &Runtime,
+) -> Result<u8> {
+    let (plan, file, env, _) = load_file_and_plan(args, runtime)?;
+    if plan.stage_index("finish").is_some() {
+        return Err(InvalidConfig(
+            "a stage named `finish` would clash with the DAG's own `finish` task: rename it".to_owned(),
+        )
+        .into());
+    }
+    let pipeline_file = std::path::absolute(&args.pipeline)?;
+    let bytes = std::fs::read(&pipeline_file).with_context(|| format!("cannot read {}", pipeline_file.display()))?;
+    let host = match host {
+        Some(path) => std::path::absolute(path)?,
+        None => std::env::current_exe().context("cannot tell where this host binary is: give --host")?,
+    };
+    let workdir = std::env::current_dir().context("cannot read the working directory")?;
+    for path in [&pipeline_file, &host, &workdir] {
+        // Airflow renders `bash_command` with Jinja.
+        if path.to_string_lossy().contains("{{") || path.to_string_lossy().contains("{%") {
+            return Err(InvalidConfig(format!(
+                "{}: Airflow would read `{{{{` or `{{%` in it as a template",
+                path.display()
+            ))
+            .into());
+        }
+    }
+    let sha256 = hex_sha256(&bytes);
+    let export = host::export::AirflowExport {
+        pipeline_file: &pipeline_file,
+        file_sha256: &sha256,
+        env: &env,
+        set: &args.set,
+        host: &host,
+        workdir: &workdir,
+        description: &file.description,
+        schedule: file.schedule.as_ref(),
+        host_version: env!("CARGO_PKG_VERSION"),
+    };
+    let dag = host::export::airflow_dag(&plan, &export).map_err(|e| InvalidConfig(e.to_string()))?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(out, dag).with_context(|| format!("cannot write {}", out.display()))?;
+    println!("{}: DAG `{}`, {} stage tasks and `finish`", out.display(), plan.pipeline, plan.stages.len());
+    Ok(exit::SUCCESS)
 }
 
 pub fn validate(args: &PipelineArgs, runtime: &Runtime) -> Result<u8> {

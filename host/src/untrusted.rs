@@ -69,7 +69,7 @@ impl NameKind {
             || c == b'_'
             || c == b'-'
             || (self == NameKind::Metric && matches!(c, b'.' | b':' | b'(' | b')' | b'[' | b']' | b',' | b'=' | b'/'))
-            || (self == NameKind::RunId && matches!(c, b':' | b'+'))
+            || (self == NameKind::RunId && c == b'.')
     }
 
     const fn rule(self) -> &'static str {
@@ -82,7 +82,7 @@ impl NameKind {
                 "it must be 1 to 128 ASCII letters, digits, `_` or `-`, starting with a letter or digit"
             }
             NameKind::RunId => {
-                "it must be 1 to 128 ASCII letters, digits, `_`, `-`, `:` or `+`, starting with a letter or digit"
+                "it must be 1 to 128 ASCII letters, digits, `.`, `_` or `-`, starting with a letter or digit"
             }
         }
     }
@@ -304,7 +304,7 @@ mod tests {
             check_name(NameKind::Table, good).unwrap();
             check_name(NameKind::Source, good).unwrap();
         }
-        for good in ["20240101T120000Z", "2024-01-01T12:00:00+01:00", "r1"] {
+        for good in ["20240101T120000Z", "manual__2024-01-01T12_00_00.123_00_00", "r1"] {
             check_name(NameKind::RunId, good).unwrap();
         }
         let table = |name: &str| check_name(NameKind::Table, name).map_err(|e| e.to_string());
@@ -315,11 +315,12 @@ mod tests {
         assert!(table(&"t".repeat(128)).is_ok());
         assert!(table(&"t".repeat(129)).is_err());
         assert_eq!(
-            check_name(NameKind::RunId, "a.b").map_err(|e| e.to_string()),
-            Err("run id `a.b` is not allowed: it must be 1 to 128 ASCII letters, digits, `_`, `-`, `:` or `+`, \
-                 starting with a letter or digit"
+            check_name(NameKind::RunId, "2024-01-01T12:00:00+01:00").map_err(|e| e.to_string()),
+            Err("run id `2024-01-01T12:00:00+01:00` is not allowed: it must be 1 to 128 ASCII letters, digits, \
+                 `.`, `_` or `-`, starting with a letter or digit"
                 .to_owned())
         );
+        assert!(check_name(NameKind::RunId, ".hidden").is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `host` binary and the runtime library against real `.wasm` plugins
 //! built by `just build-plugins`.
 
+mod airflow;
 mod common;
 mod crash;
 mod examples;

@@ -47,7 +47,7 @@ fn run_task(args: &[String], extra: &[&str]) -> Output {
 }
 
 /// Every file under `a` and `b` (warehouse, reports, quarantine) is the same, byte for byte.
-fn assert_same_files(a: &Path, b: &Path) {
+pub fn assert_same_files(a: &Path, b: &Path) {
     let (left, right) = (files_under(a), files_under(b));
     assert_eq!(left.keys().collect::<Vec<_>>(), right.keys().collect::<Vec<_>>(), "{} vs {}", a.display(), b.display());
     assert!(!left.is_empty(), "{} is empty", a.display());
@@ -58,13 +58,19 @@ fn assert_same_files(a: &Path, b: &Path) {
 
 /// A single-process run of the same data with the same run id, for comparison.
 fn single_run(raw: &Path, out: &Path) {
+    single_run_as(raw, out, RUN_ID, DATE);
+}
+
+/// A single-process run of the e-commerce pipeline on `raw` into `out`, as run `run_id` of `date`.
+pub fn single_run_as(raw: &Path, out: &Path, run_id: &str, date: &str) {
     let mut args = ecommerce_args(raw, out);
-    args.extend(["--run-id", RUN_ID, "--date", DATE, "--no-progress"].map(str::to_owned));
+    args.extend(["--run-id", run_id, "--date", date, "--no-progress"].map(str::to_owned));
     let output = run_host(&args);
     assert_eq!(output.status.code(), Some(0), "{}", show(&output));
 }
 
-fn assert_outputs_equal(single: &Path, tasks: &Path) {
+/// Warehouse, reports and quarantine under `single` and `tasks` are the same, byte for byte.
+pub fn assert_outputs_equal(single: &Path, tasks: &Path) {
     for dir in ["warehouse", "reports", "quarantine"] {
         assert_same_files(&single.join(dir), &tasks.join(dir));
     }

@@ -627,12 +627,10 @@ fn constraint(error: &rusqlite::Error, code: std::ffi::c_int) -> bool {
         if e.code == ErrorCode::ConstraintViolation && e.extended_code == code)
 }
 
-/// Ids become directory names (`runs/<id>/`) and command-line arguments: keep them plain.
 /// Whether `id` is a run id: 1 to 128 ASCII letters, digits, `.`, `_` or `-`, starting with a
 /// letter or digit (a directory name under `runs/`, and a Hive partition value).
 pub fn is_run_id(id: &str) -> bool {
-    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
-    (1..=128).contains(&id.len()) && id.starts_with(|c: char| c.is_ascii_alphanumeric()) && id.chars().all(plain)
+    crate::untrusted::check_name(crate::untrusted::NameKind::RunId, id).is_ok()
 }
 
 /// A random start for a second's run-id counter, in the lower half of `u16` so that at least
