@@ -34,6 +34,12 @@ example *args:
 # end-to-end on real wasm.
 test: interop-env browser-env airflow-env lint
     cargo test --release --workspace
+    just python-sdk-test
+
+# The Python SDK's tests under CPython (its Arrow IPC codec against pyarrow, the example stage),
+# then the example built with componentize-py and run by the host in the sandbox.
+python-sdk-test:
+    ETL_STAGE_COMPONENT_TEST=1 plugins/sdk-python/test.sh -q
 
 # The DuckDB interoperability test's Python venv: target/py-interop from tests/interop/requirements.txt.
 interop-env:
