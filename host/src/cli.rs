@@ -87,6 +87,10 @@ pub enum ExportCommand {
         /// The host binary the tasks run [default: this one].
         #[arg(long, value_name = "PATH")]
         host: Option<PathBuf>,
+        /// DAG runs (logical dates) at once, e.g. for a backfill across workers [default: the
+        /// schedule's max_active_runs, 1].
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        max_active_runs: Option<u32>,
     },
 }
 

@@ -18,8 +18,14 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Graph { pipeline, format } => crate::pipeline_cmd::graph(&pipeline, format, &runtime(&cli.global)?),
         Command::Runs(command) => crate::pipeline_cmd::runs(&command),
         Command::Serve(args) => crate::serve_cmd::serve(&args),
-        Command::Export(ExportCommand::Airflow { pipeline, out, host }) => {
-            crate::pipeline_cmd::export_airflow(&pipeline, &out, host.as_deref(), &runtime(&cli.global)?)
+        Command::Export(ExportCommand::Airflow { pipeline, out, host, max_active_runs }) => {
+            crate::pipeline_cmd::export_airflow(
+                &pipeline,
+                &out,
+                host.as_deref(),
+                max_active_runs,
+                &runtime(&cli.global)?,
+            )
         }
         Command::Plugin(PluginCommand::Inspect { path, json }) => {
             let runtime = runtime(&cli.global)?;

@@ -27,6 +27,8 @@ pub struct AirflowExport<'a> {
     pub description: &'a str,
     /// The pipeline's `schedule:` block.
     pub schedule: Option<&'a ScheduleConfig>,
+    /// DAG runs at once (`--max-active-runs`); `None`: the schedule's `max_active_runs`, or 1.
+    pub max_active_runs: Option<u32>,
     /// This host's version, for the header.
     pub host_version: &'a str,
 }
@@ -81,6 +83,9 @@ HOST = os.environ.get("ETL_HOST", {host})
 PIPELINE = os.environ.get("ETL_PIPELINE", {file})
 ENV = {env_py}
 WORKDIR = os.environ.get("ETL_WORKDIR", {workdir})
+# The queue of the `finish` task, which writes the host's SQLite run store: with several
+# workers, route it to the one machine that keeps the store (ETL_FINISH_QUEUE; unset: the default).
+FINISH_QUEUE = os.environ.get("ETL_FINISH_QUEUE")
 # `--set` overrides given to the export, passed to every task.
 SET = [{set}]
 
@@ -176,11 +181,17 @@ TIMEZONE = {timezone}
         " fails (and with it the DAG run) when the run failed.\n"
     ),
 {schedule}    start_date={start},
-{catchup}    max_active_runs={max_active},  # runs of a pipeline never overlap
+{catchup}    max_active_runs={max_active},{overlap}
     tags=["etl-host"],
     user_defined_filters={{"run_slug": run_slug, "run_date": run_date}},
 ) as dag:
 "#,
+        max_active = export.max_active_runs.unwrap_or(max_active),
+        overlap = if export.max_active_runs.unwrap_or(max_active) == 1 {
+            "  # runs of the pipeline never overlap"
+        } else {
+            "  # runs (logical dates) at once, each its own host run"
+        },
         dag_id = py(&plan.pipeline),
         description = py(if export.description.is_empty() { &plan.pipeline } else { export.description }),
         doc = py(&doc),
@@ -265,6 +276,7 @@ const OPERATORS: &str = r#"    tasks = {}
         skip_on_exit_code=None,  # exits 0 when the run succeeded or was partial, 2 when it failed
         trigger_rule="all_done",
         retries=0,
+        **({"queue": FINISH_QUEUE} if FINISH_QUEUE else {}),
     )
     list(tasks.values()) >> finish
 "#;

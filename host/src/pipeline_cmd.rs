@@ -53,6 +53,7 @@ pub fn export_airflow(
     args: &PipelineArgs,
     out: &std::path::Path,
     host: Option<&std::path::Path>,
+    max_active_runs: Option<u32>,
     runtime: &Runtime,
 ) -> Result<u8> {
     let (plan, file, env, _) = load_file_and_plan(args, runtime)?;
@@ -89,6 +90,7 @@ pub fn export_airflow(
         workdir: &workdir,
         description: &file.description,
         schedule: file.schedule.as_ref(),
+        max_active_runs,
         host_version: env!("CARGO_PKG_VERSION"),
     };
     let dag = host::export::airflow_dag(&plan, &export).map_err(|e| InvalidConfig(e.to_string()))?;

@@ -125,9 +125,22 @@ fn export_refuses_what_airflow_would_run_otherwise() {
         ),
     )
     .unwrap();
-    let exported = export(&file);
+    let exported = crate::common::host(
+        &[
+            "export",
+            "airflow",
+            "--pipeline",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--max-active-runs",
+            "4",
+        ],
+        "warn",
+    );
     assert_eq!(exported.status.code(), Some(0), "{}", show(&exported));
     let dag = std::fs::read_to_string(&out).unwrap();
+    assert!(dag.contains("    max_active_runs=4,  # runs (logical dates) at once, each its own host run\n"), "{dag}");
     for line in [
         "TIMEZONE = \"Europe/Paris\"",
         "    schedule=CronTriggerTimetable(\"30 2 * * *\", timezone=TIMEZONE),",
