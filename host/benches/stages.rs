@@ -86,7 +86,7 @@ fn main() {
     // The pipeline as the host plans it, reading the generated data and the built plugins.
     let pipeline = common::root().join("config").join("ecommerce.yaml");
     let set = [format!("paths.raw_data={}", data.display()), format!("plugin_dir={}", common::plugin_dir().display())];
-    let source = Source { path: &pipeline, env: "development", env_required: false, set: &set };
+    let source = Source { path: &pipeline, env: "development", env_required: false, set: &set, unset: &[] };
     let loaded = host::config::load(&source).unwrap_or_else(|e| panic!("{e}"));
     let plan = host::config::plan(&loaded.file, &pipeline, common::runtime()).unwrap_or_else(|e| panic!("{e}"));
 

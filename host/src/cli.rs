@@ -104,6 +104,33 @@ pub enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run a plugin in the real sandbox on local files: its outputs, metrics and logs, and what
+    /// it used of each limit.
+    Test {
+        /// The plugin's `.wasm` file.
+        path: PathBuf,
+        /// An input port and its file (repeatable): PORT=FILE.arrow (Arrow IPC, e.g. a run's
+        /// artifact), PORT=FILE.parquet, or PORT=FILE.csv:NAME TYPE,NAME TYPE,... (types: text,
+        /// int64, decimal(p,s), date).
+        #[arg(long = "input", value_name = "PORT=FILE")]
+        inputs: Vec<String>,
+        /// The stage's `config:` block: inline JSON, or a JSON or YAML file [default: {}].
+        #[arg(long, value_name = "FILE|JSON")]
+        config: Option<String>,
+        /// Sandbox limits, as a pipeline stage's `limits:` block: inline JSON, or a JSON or YAML
+        /// file [default: the defaults].
+        #[arg(long, value_name = "FILE|JSON")]
+        limits: Option<String>,
+        /// Write each output port to DIR/<port>.arrow instead of printing its first rows.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Rows printed per output port.
+        #[arg(long, default_value_t = 20)]
+        rows: usize,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Which pipeline, in which environment, with which overrides.
@@ -118,6 +145,10 @@ pub struct PipelineArgs {
     /// Override any value: --set paths.raw_data=/data/in, --set stages.validate_orders.retries=3.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Remove a key, after the --set overrides: --unset stages.transform_orders.sha256 (a pin),
+    /// --unset stages.validate_orders.config.rules.
+    #[arg(long = "unset", value_name = "KEY")]
+    pub unset: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -179,6 +210,11 @@ pub struct RunArgs {
     /// attempt and leaves retrying to the orchestrator [default: the stage's own retries].
     #[arg(long, value_name = "N", requires = "stage", value_parser = clap::value_parser!(u32).range(1..))]
     pub attempt: Option<u32>,
+    /// With --attempt: the attempts the orchestrator makes in all (Airflow's `ti.max_tries + 1`,
+    /// which grows when a task is cleared); a failed non-critical stage's last attempt exits 1
+    /// [default: the stage's retries + 1].
+    #[arg(long, value_name = "N", requires = "attempt", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: Option<u32>,
     /// Finish run --run-id after its stage tasks: the quarantine, the checks, the run's record
     /// in the run store, its alerts and retention.
     #[arg(long, requires = "run_id", conflicts_with_all = ["only", "resume"])]

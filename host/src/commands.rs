@@ -39,6 +39,18 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             }
             Ok(exit::SUCCESS)
         }
+        Command::Plugin(PluginCommand::Test { path, inputs, config, limits, out, rows, json }) => {
+            let args = crate::plugin_test::TestArgs {
+                path: &path,
+                inputs: &inputs,
+                config: config.as_deref(),
+                limits: limits.as_deref(),
+                out: out.as_deref(),
+                rows,
+                json,
+            };
+            crate::plugin_test::test(&args, &runtime(&cli.global)?)
+        }
         Command::GenerateData { orders, seed, out } => {
             let summary = sample_data::generate(&sample_data::SampleSpec { orders, seed }, &out)?;
             let mut stdout = std::io::stdout().lock();

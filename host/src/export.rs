@@ -17,8 +17,9 @@ pub struct AirflowExport<'a> {
     pub file_sha256: &'a str,
     /// The environment exported (`--env`), passed to every task.
     pub env: &'a str,
-    /// `--set key=value` overrides, passed to every task as they were given.
+    /// `--set key=value` overrides and `--unset key` removals, passed to every task as given.
     pub set: &'a [String],
+    pub unset: &'a [String],
     /// The host binary the tasks run, absolute.
     pub host: &'a Path,
     /// The directory the pipeline's relative paths start from (the tasks' working directory).
@@ -86,8 +87,9 @@ WORKDIR = os.environ.get("ETL_WORKDIR", {workdir})
 # The queue of the `finish` task, which writes the host's SQLite run store: with several
 # workers, route it to the one machine that keeps the store (ETL_FINISH_QUEUE; unset: the default).
 FINISH_QUEUE = os.environ.get("ETL_FINISH_QUEUE")
-# `--set` overrides given to the export, passed to every task.
+# `--set` overrides and `--unset` removals given to the export, passed to every task.
 SET = [{set}]
+UNSET = [{unset}]
 
 # The pipeline's time zone: a run's date is its logical date there.
 TIMEZONE = {timezone}
@@ -98,6 +100,7 @@ TIMEZONE = {timezone}
         env_py = py(export.env),
         workdir = py(workdir),
         set = export.set.iter().map(|s| py(s)).collect::<Vec<_>>().join(", "),
+        unset = export.unset.iter().map(|s| py(s)).collect::<Vec<_>>().join(", "),
         timezone = py(timezone),
     );
     w.push_str(HELPERS);
@@ -223,7 +226,6 @@ except ImportError:  # Airflow 2
 
 /// The Jinja filters and the task command.
 const HELPERS: &str = r#"
-
 def run_slug(run_id: str) -> str:
     """Airflow's run id as a host run id: 1 to 64 of [A-Za-z0-9._-], starting with a letter or
     digit. Other characters become `_`; a longer id is cut and ends with a hash of the whole."""
@@ -246,9 +248,11 @@ def run_date(dag_run) -> str:
 RUN = (
     f"{shlex.quote(HOST)} run --pipeline {shlex.quote(PIPELINE)} --env {shlex.quote(ENV)}"
     + "".join(f" --set {shlex.quote(kv)}" for kv in SET)
+    + "".join(f" --unset {shlex.quote(key)}" for key in UNSET)
     + " --run-id {{ run_id | run_slug }} --date {{ dag_run | run_date }} --trigger airflow --no-progress"
 )
-ATTEMPT = "{{ ti.try_number }}"
+# Airflow's attempt, and its attempts in all (more once a task is cleared).
+ATTEMPT = "--attempt {{ ti.try_number }} --max-attempts {{ ti.max_tries + 1 }}"
 "#;
 
 /// One operator per stage, then `finish`.
@@ -256,7 +260,7 @@ const OPERATORS: &str = r#"    tasks = {}
     for stage, critical, retries, retry_delay_ms, timeout_s, upstream in STAGES:
         tasks[stage] = BashOperator(
             task_id=stage,
-            bash_command=f"{RUN} --stage {stage} --attempt {ATTEMPT}",
+            bash_command=f"{RUN} --stage {stage} {ATTEMPT}",
             cwd=WORKDIR,
             # The host exits 0: done; 1: a non-critical stage failed; 2: failed; 3: bad usage.
             skip_on_exit_code=None if critical else [1],

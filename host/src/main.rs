@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod console;
 mod pipeline_cmd;
+mod plugin_test;
 mod schedule_cmd;
 mod serve_cmd;
 
@@ -36,7 +37,10 @@ fn main() -> ExitCode {
             };
         }
     };
-    console::init_logging(cli.global.verbose, cli.global.log_format);
+    // `plugin test` shows the plugin's log lines (info and up) as they come.
+    let testing = matches!(cli.command, cli::Command::Plugin(cli::PluginCommand::Test { .. }));
+    let verbose = if testing { cli.global.verbose.max(1) } else { cli.global.verbose };
+    console::init_logging(verbose, cli.global.log_format);
     match commands::dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {

@@ -36,7 +36,13 @@ pub(crate) fn load_plan(args: &PipelineArgs, runtime: &Runtime) -> Result<(Plan,
 /// [`load_plan`], with the merged pipeline file.
 fn load_file_and_plan(args: &PipelineArgs, runtime: &Runtime) -> Result<(Plan, config::PipelineFile, String, String)> {
     let env = args.env.clone().unwrap_or_else(|| "development".to_owned());
-    let source = config::Source { path: &args.pipeline, env: &env, env_required: args.env.is_some(), set: &args.set };
+    let source = config::Source {
+        path: &args.pipeline,
+        env: &env,
+        env_required: args.env.is_some(),
+        set: &args.set,
+        unset: &args.unset,
+    };
     let loaded = config::load(&source).map_err(|e| InvalidConfig(e.to_string()))?;
     let plan = config::plan(&loaded.file, &args.pipeline, runtime).map_err(|e| InvalidConfig(e.to_string()))?;
     let merged = serde_norway::to_string(&loaded.merged).unwrap_or_default();
@@ -70,12 +76,13 @@ pub fn export_airflow(
         None => std::env::current_exe().context("cannot tell where this host binary is: give --host")?,
     };
     let workdir = std::env::current_dir().context("cannot read the working directory")?;
-    for path in [&pipeline_file, &host, &workdir] {
-        // Airflow renders `bash_command` with Jinja.
-        if path.to_string_lossy().contains("{{") || path.to_string_lossy().contains("{%") {
+    // Airflow renders `bash_command` with Jinja: a path or value that looks like a template
+    // would run as something else than what was validated here.
+    let texts = [&pipeline_file, &host, &workdir].map(|p| p.display().to_string());
+    for text in texts.iter().chain(&args.set).chain(&args.unset) {
+        if ["{{", "{%", "{#"].iter().any(|open| text.contains(open)) {
             return Err(InvalidConfig(format!(
-                "{}: Airflow would read `{{{{` or `{{%` in it as a template",
-                path.display()
+                "{text}: Airflow would read `{{{{`, `{{%` or `{{#` in it as a template"
             ))
             .into());
         }
@@ -86,6 +93,7 @@ pub fn export_airflow(
         file_sha256: &sha256,
         env: &env,
         set: &args.set,
+        unset: &args.unset,
         host: &host,
         workdir: &workdir,
         description: &file.description,
@@ -217,7 +225,8 @@ fn run_task(args: &RunArgs, plan: &Plan, task_run: &run::task::TaskRun) -> Resul
         if error.is_usage() { InvalidConfig(error.to_string()).into() } else { error.into() }
     };
     if let Some(stage) = &args.stage {
-        let done = run::task::run_stage(plan, task_run, stage, args.attempt, &RunLog);
+        let attempt = args.attempt.map(|number| run::task::Attempt { number, of: args.max_attempts });
+        let done = run::task::run_stage(plan, task_run, stage, attempt, &RunLog);
         console::close_run_log();
         let done = done.map_err(usage)?;
         let outcome = &done.outcome;
@@ -409,7 +418,7 @@ fn state_and_file(args: &StateArgs) -> Result<(PathBuf, Option<config::PipelineF
         bail!(InvalidConfig("give --pipeline FILE or --state-dir DIR".into()));
     };
     let env = args.env.clone().unwrap_or_else(|| "development".to_owned());
-    let source = config::Source { path: pipeline, env: &env, env_required: args.env.is_some(), set: &[] };
+    let source = config::Source { path: pipeline, env: &env, env_required: args.env.is_some(), set: &[], unset: &[] };
     let loaded = config::load(&source).map_err(|e| InvalidConfig(e.to_string()))?;
     Ok((loaded.file.paths.state.clone(), Some(loaded.file)))
 }

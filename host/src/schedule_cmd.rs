@@ -21,7 +21,13 @@ use crate::pipeline_cmd::{InvalidConfig, RunLog, load_plan};
 /// The pipeline's `schedule:` block, parsed.
 fn load_schedule(args: &PipelineArgs) -> Result<Schedule> {
     let env = args.env.clone().unwrap_or_else(|| "development".to_owned());
-    let source = config::Source { path: &args.pipeline, env: &env, env_required: args.env.is_some(), set: &args.set };
+    let source = config::Source {
+        path: &args.pipeline,
+        env: &env,
+        env_required: args.env.is_some(),
+        set: &args.set,
+        unset: &args.unset,
+    };
     let loaded = config::load(&source).map_err(|e| InvalidConfig(e.to_string()))?;
     let config: &ScheduleConfig = loaded
         .file

@@ -98,3 +98,81 @@ fn usage_errors_exit_with_3() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--pipeline <FILE>") && stderr.contains("--state-dir <DIR>"), "{stderr}");
 }
+
+/// `host plugin test`: the validate plugin on a typed CSV, its outputs, metrics and use of the
+/// limits; written out as Arrow and read back as the input of a second test; a failing plugin,
+/// an unknown port and an untyped CSV refused clearly.
+#[test]
+fn plugin_test_runs_a_plugin_in_the_sandbox_on_local_files() {
+    let dir = crate::common::scratch("plugin-test");
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("items.csv");
+    std::fs::write(&csv, "id,n\na,1\nb,20\nc,x\nd,3\n").unwrap();
+    let input = format!("in={}:id text,n int64", csv.display());
+    let validate = plugin_path("validate");
+    let config = r#"{"rules": [{"rule": "in_range", "column": "n", "min": 1, "max": 10}]}"#;
+    let out = dir.join("out");
+    let _ = std::fs::remove_dir_all(&out);
+    let args = ["plugin", "test", validate.to_str().unwrap(), "--input", &input, "--config", config];
+    let json = host(&[&args[..], &["--json", "--out", out.to_str().unwrap()]].concat(), "warn");
+    assert_eq!(json.status.code(), Some(0), "{}", show(&json));
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(report["plugin"], "validate");
+    assert_eq!(report["outputs"], serde_json::json!([["valid", 2], ["rejected", 1]]), "{report}");
+    let calls: Vec<&str> = report["calls"].as_array().unwrap().iter().map(|c| c["call"].as_str().unwrap()).collect();
+    assert_eq!(calls, ["open", "push in #1", "finish"]);
+    assert_eq!(report["calls"][1]["rows_in"], 3, "c,x did not parse");
+    let metrics: Vec<(String, i64)> = serde_json::from_value(report["metrics"].clone()).unwrap();
+    assert!(metrics.contains(&("rows_rejected".to_owned(), 1)), "{metrics:?}");
+    let usage = &report["usage"];
+    assert!(usage["peak_memory_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(usage["memory_limit_bytes"], 1u64 << 30);
+    assert!(usage["most_bytes_one_call"].as_u64().unwrap() > 0);
+    assert_eq!(usage["bytes_out_total"], report["calls"][1]["bytes_out"]);
+
+    // The valid rows written as Arrow are the input of the next test, as a run's artifacts are.
+    let valid = format!("in={}", out.join("valid.arrow").display());
+    let text = host(&["plugin", "test", plugin_path("identity").to_str().unwrap(), "--input", &valid], "warn");
+    assert_eq!(text.status.code(), Some(0), "{}", show(&text));
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(stdout.contains("output out: 2 rows") && stdout.contains("| a  | 1 |"), "{stdout}");
+    assert!(stdout.contains("limits (used of allowed):") && stdout.contains("of 1.0 GiB"), "{stdout}");
+
+    let hostile = plugin_path("hostile");
+    let failed = host(
+        &[
+            "plugin",
+            "test",
+            hostile.to_str().unwrap(),
+            "--input",
+            &input,
+            "--config",
+            r#"{"mode": "fail", "message": "no <b>", "repeat": 1}"#,
+        ],
+        "warn",
+    );
+    assert_eq!(failed.status.code(), Some(2), "{}", show(&failed));
+    assert!(
+        String::from_utf8_lossy(&failed.stdout)
+            .contains("error (failed): stage \"test\" (plugin hostile.wasm): no <b>"),
+        "{}",
+        show(&failed)
+    );
+
+    let lookup = input.replace("in=", "lookup=");
+    let unknown = host(&["plugin", "test", validate.to_str().unwrap(), "--input", &lookup, "--config", config], "warn");
+    assert_eq!(unknown.status.code(), Some(3), "{}", show(&unknown));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("--input lookup: the plugin has no such input (inputs: in)"),
+        "{}",
+        show(&unknown)
+    );
+    let untyped =
+        host(&["plugin", "test", validate.to_str().unwrap(), "--input", &format!("in={}", csv.display())], "warn");
+    assert_eq!(untyped.status.code(), Some(3), "{}", show(&untyped));
+    assert!(
+        String::from_utf8_lossy(&untyped.stderr).contains("give the CSV's columns and types"),
+        "{}",
+        show(&untyped)
+    );
+}

@@ -63,7 +63,8 @@ struct Declared {
 /// The tables `config/ecommerce.yaml` declares, by name: the spec's (settled details 18-20).
 fn declared_tables() -> BTreeMap<String, Declared> {
     let path = root().join("config/ecommerce.yaml");
-    let loaded = load(&Source { path: &path, env: "development", env_required: false, set: &[] }).expect("loads");
+    let loaded =
+        load(&Source { path: &path, env: "development", env_required: false, set: &[], unset: &[] }).expect("loads");
     let tables = loaded.file.stages.iter().filter_map(|stage| stage.warehouse.as_ref()).flatten();
     tables
         .map(|table| {

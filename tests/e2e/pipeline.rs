@@ -96,7 +96,12 @@ stages:
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cycle: a -> b -> a"), "{stderr}");
     assert!(stderr.contains("stage \"c\": input \"in\" from \"nowhere\" doesn't match any stage"), "{stderr}");
-    assert!(stderr.contains("stage \"d\": plugin file") && stderr.contains("missing.wasm not found"), "{stderr}");
+    let looked = format!(
+        "stage \"d\": plugin file not found: looked for {} (under plugin_dir {});",
+        plugin_dir().join("missing.wasm").display(),
+        plugin_dir().display()
+    );
+    assert!(stderr.contains(&looked), "{stderr}");
 }
 
 /// A pipeline: ingest a tiny CSV → `first` (hostile, mode from `first_mode`) → `second`
@@ -399,4 +404,27 @@ fn batches_of_wide_rows_are_cut_by_bytes_and_stay_within_a_plugin_s_limits() {
 /// Stage `name` of what `host run --json` printed.
 fn named<'a>(run: &'a Value, name: &str) -> &'a Value {
     run["stages"].as_array().and_then(|stages| stages.iter().find(|s| s["name"] == name)).unwrap_or(&Value::Null)
+}
+
+/// A pinned plugin whose file changed is refused, naming both digests; `--unset` lifts the pin
+/// for one run (rolling back or forward without a second pipeline file), and refuses a key that
+/// is not there.
+#[test]
+fn a_pin_is_checked_and_unset_lifts_it() {
+    let dir = scratch("pin-unset");
+    let stages = "  - name: copy\n    plugin: identity.wasm\n    sha256: \"00ff\"\n    inputs: {in: ingest_items}\n";
+    let file = items_pipeline(&dir, "pinned", "id,n\na,1\n", "retries: 0", stages);
+    let path = file.to_str().unwrap();
+    let refused = host(&["validate", "--pipeline", path], "warn");
+    assert_eq!(refused.status.code(), Some(3), "{}", show(&refused));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("but the pipeline pins 00ff"), "{}", show(&refused));
+    let lifted = host(&["run", "--pipeline", path, "--unset", "stages.copy.sha256", "--no-progress"], "warn");
+    assert_eq!(lifted.status.code(), Some(0), "{}", show(&lifted));
+    let typo = host(&["validate", "--pipeline", path, "--unset", "stages.copy.sha265"], "warn");
+    assert_eq!(typo.status.code(), Some(3), "{}", show(&typo));
+    assert!(
+        String::from_utf8_lossy(&typo.stderr).contains("--unset stages.copy.sha265: there is no `sha265` to remove"),
+        "{}",
+        show(&typo)
+    );
 }

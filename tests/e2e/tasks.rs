@@ -279,13 +279,16 @@ fn exit_codes_tell_the_orchestrator_to_retry_skip_or_fail() {
     // A non-critical stage's failure: retry (2) while attempts remain, then skip (1).
     assert_eq!(code(&["--stage", "flaky", "--attempt", "1"]), Some(2));
     assert_eq!(code(&["--stage", "flaky", "--attempt", "2"]), Some(1));
+    // The orchestrator says how many attempts it makes (a cleared Airflow task makes more).
+    assert_eq!(code(&["--stage", "flaky", "--attempt", "3", "--max-attempts", "4"]), Some(2));
+    assert_eq!(code(&["--stage", "flaky", "--attempt", "4", "--max-attempts", "4"]), Some(1));
     // Its downstream is never run by the orchestrator; finishing records the run as partial.
     let finished = run_task(&args, &["--finish"]);
     assert_eq!(finished.status.code(), Some(0), "{}", show(&finished));
     let run = RunStore::open_read_only(&dir.join("state")).unwrap().get_run(RUN_ID).unwrap().unwrap();
     assert_eq!(run.run.status, RunStatus::Partial);
     let flaky = run.stages.iter().find(|s| s.record.stage == "flaky").unwrap();
-    assert_eq!((flaky.record.status, flaky.record.attempts), (StageStatus::Failed, 2));
+    assert_eq!((flaky.record.status, flaky.record.attempts), (StageStatus::Failed, 4));
     let after = run.stages.iter().find(|s| s.record.stage == "after").unwrap();
     assert_eq!(after.record.status, StageStatus::UpstreamFailed);
     assert_eq!(after.record.error.as_deref(), Some("not run: upstream stage \"flaky\" failed"));

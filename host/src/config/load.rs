@@ -18,6 +18,8 @@ pub enum LoadError {
     NoEnvironment { env: String, path: PathBuf },
     #[error("--set {assignment}: {message}")]
     Set { assignment: String, message: String },
+    #[error("--unset {key}: {message}")]
+    Unset { key: String, message: String },
     #[error("{path}: {message}")]
     Shape { path: PathBuf, message: String },
 }
@@ -32,6 +34,8 @@ pub struct Source<'a> {
     pub env_required: bool,
     /// `key.path=value` overrides applied last; `stages.<name>.<key>` addresses a stage.
     pub set: &'a [String],
+    /// `key.path` keys removed after the overrides (a stage's `sha256` pin, a `config:` key).
+    pub unset: &'a [String],
 }
 
 /// The pipeline file after overlay and overrides, plus the merged YAML (for the run's digest).
@@ -53,6 +57,9 @@ pub fn load(source: &Source<'_>) -> Result<Loaded, LoadError> {
     }
     for assignment in source.set {
         apply_set(&mut merged, assignment)?;
+    }
+    for key in source.unset {
+        apply_unset(&mut merged, key)?;
     }
     let file = serde_path_to_error::deserialize::<_, PipelineFile>(merged.clone()).map_err(|error| {
         let at = error.path().to_string();
@@ -120,37 +127,56 @@ fn apply_set(root: &mut Value, assignment: &str) -> Result<(), LoadError> {
     let err = |message: String| LoadError::Set { assignment: assignment.to_owned(), message };
     let (key, raw) = assignment.split_once('=').ok_or_else(|| err("expected key.path=value".into()))?;
     let value: Value = serde_norway::from_str(raw).map_err(|e| err(format!("value: {e}")))?;
+    let (map, last) = parent_of(root, key, true).map_err(err)?;
+    map.insert(Value::from(last), value);
+    Ok(())
+}
+
+/// Removes `a.b.c`, which must be there.
+fn apply_unset(root: &mut Value, key: &str) -> Result<(), LoadError> {
+    let err = |message: String| LoadError::Unset { key: key.to_owned(), message };
+    let (map, last) = parent_of(root, key, false).map_err(err)?;
+    match map.remove(last) {
+        Some(_) => Ok(()),
+        None => Err(err(format!("there is no `{last}` to remove"))),
+    }
+}
+
+/// The mapping that holds the last segment of `key` (`stages.<name>` finds the stage by name),
+/// and that segment; with `create`, missing mappings on the way are made.
+fn parent_of<'v, 'k>(root: &'v mut Value, key: &'k str, create: bool) -> Result<(&'v mut Mapping, &'k str), String> {
     let parts: Vec<&str> = key.split('.').collect();
     if parts.iter().any(|p| p.is_empty()) {
-        return Err(err("empty key segment".into()));
+        return Err("empty key segment".into());
     }
     let mut node = root;
     let mut i = 0;
     while i < parts.len() - 1 {
         let part = parts[i];
         if part == "stages" {
-            let name = parts.get(i + 1).ok_or_else(|| err("stages.<name>.<key> names a stage".into()))?;
-            let stages =
-                node.get_mut("stages").and_then(Value::as_sequence_mut).ok_or_else(|| err("no stages".into()))?;
+            let name = parts.get(i + 1).ok_or("stages.<name>.<key> names a stage")?;
+            let stages = node.get_mut("stages").and_then(Value::as_sequence_mut).ok_or("no stages")?;
             node = stages
                 .iter_mut()
                 .find(|s| s.get("name").and_then(Value::as_str) == Some(*name))
-                .ok_or_else(|| err(format!("no stage \"{name}\"")))?;
+                .ok_or_else(|| format!("no stage \"{name}\""))?;
             i += 2;
             if i >= parts.len() {
-                return Err(err("stages.<name>.<key>: which key?".into()));
+                return Err("stages.<name>.<key>: which key?".into());
             }
             continue;
         }
-        let map =
-            node.as_mapping_mut().ok_or_else(|| err(format!("`{part}` is inside a value that is not a mapping")))?;
-        node = map.entry(Value::from(part)).or_insert_with(|| Value::Mapping(Mapping::new()));
+        let map = node.as_mapping_mut().ok_or_else(|| format!("`{part}` is inside a value that is not a mapping"))?;
+        node = if create {
+            map.entry(Value::from(part)).or_insert_with(|| Value::Mapping(Mapping::new()))
+        } else {
+            map.get_mut(part).ok_or_else(|| format!("there is no `{part}`"))?
+        };
         i += 1;
     }
     let last = parts[parts.len() - 1];
-    let map = node.as_mapping_mut().ok_or_else(|| err(format!("`{last}` is inside a value that is not a mapping")))?;
-    map.insert(Value::from(last), value);
-    Ok(())
+    let map = node.as_mapping_mut().ok_or_else(|| format!("`{last}` is inside a value that is not a mapping"))?;
+    Ok((map, last))
 }
 
 #[cfg(test)]
@@ -192,5 +218,21 @@ mod tests {
             "--set stages.nope.retries=1: no stage \"nope\""
         );
         assert!(apply_set(&mut root, "paths.raw_data").is_err());
+    }
+
+    #[test]
+    fn unset_removes_a_key_that_is_there() {
+        let mut root = yaml("stages:\n  - {name: x, plugin: a.wasm, sha256: ab, config: {k: 1, j: 2}}\n");
+        apply_unset(&mut root, "stages.x.sha256").unwrap();
+        apply_unset(&mut root, "stages.x.config.k").unwrap();
+        assert_eq!(root, yaml("stages:\n  - {name: x, plugin: a.wasm, config: {j: 2}}\n"));
+        assert_eq!(
+            apply_unset(&mut root, "stages.x.sha256").unwrap_err().to_string(),
+            "--unset stages.x.sha256: there is no `sha256` to remove"
+        );
+        assert_eq!(
+            apply_unset(&mut root, "stages.x.limits.memory_bytes").unwrap_err().to_string(),
+            "--unset stages.x.limits.memory_bytes: there is no `limits`"
+        );
     }
 }

@@ -378,6 +378,25 @@ fn plugin_path(file: &PipelineFile, stage: &StageConfig) -> Option<PathBuf> {
     Some(if plugin.is_absolute() { plugin.clone() } else { file.plugin_dir.join(plugin) })
 }
 
+/// Where a missing plugin was looked for, and how `plugin:` paths resolve.
+fn plugin_not_found(name: &str, file: &PipelineFile, stage: &StageConfig, path: &Path) -> String {
+    let looked = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let how = match stage.plugin.as_ref() {
+        Some(plugin) if plugin.is_absolute() => "`plugin:` is an absolute path".to_owned(),
+        _ if file.plugin_dir.is_absolute() => format!("under plugin_dir {}", file.plugin_dir.display()),
+        _ => format!(
+            "under plugin_dir `{}`, which is relative to the working directory {}, not to the pipeline file",
+            file.plugin_dir.display(),
+            std::env::current_dir().map_or_else(|_| "?".to_owned(), |d| d.display().to_string())
+        ),
+    };
+    format!(
+        "stage \"{name}\": plugin file not found: looked for {} ({how}); build it, or point plugin_dir at \
+         its folder (`--set plugin_dir=DIR`)",
+        looked.display()
+    )
+}
+
 fn stage_limits(file: &PipelineFile, stage: &StageConfig) -> Limits {
     stage.limits.clone().unwrap_or_default().apply(&file.defaults.limits)
 }
@@ -461,10 +480,7 @@ fn first_pass(
             return None;
         }
         if !path.exists() {
-            problems.push(format!(
-                "stage \"{name}\": plugin file {} not found (build plugins with `just build-plugins`)",
-                path.display()
-            ));
+            problems.push(plugin_not_found(name, file, stage, &path));
             return None;
         }
         let plugin = match plugins.load(runtime, &path) {

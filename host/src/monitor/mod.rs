@@ -75,8 +75,13 @@ impl Monitor {
     /// Runs of the pipeline file `file` in environment `env` (default `development`): its
     /// `paths.state`, its quarantine and its stage graph. Plugins are not loaded.
     pub fn for_pipeline(file: &Path, env: Option<&str>) -> Result<Self, MonitorError> {
-        let source =
-            config::Source { path: file, env: env.unwrap_or("development"), env_required: env.is_some(), set: &[] };
+        let source = config::Source {
+            path: file,
+            env: env.unwrap_or("development"),
+            env_required: env.is_some(),
+            set: &[],
+            unset: &[],
+        };
         let loaded = config::load(&source)?;
         let paths = &loaded.file.paths;
         Ok(Monitor {

@@ -318,13 +318,23 @@ fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
     file.sync_all()
 }
 
-/// Runs stage `stage` of task run `run` (see the module's docs): one attempt numbered `attempt`
-/// when the orchestrator retries, else the stage's own retries.
+/// An orchestrator's attempt at a stage task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt {
+    /// 1 for the first.
+    pub number: u32,
+    /// The attempts the orchestrator makes in all, when it says (it may grow: Airflow adds
+    /// attempts when a task is cleared); else the stage's `retries` + 1.
+    pub of: Option<u32>,
+}
+
+/// Runs stage `stage` of task run `run` (see the module's docs): the orchestrator's one
+/// `attempt` when it retries, else the stage's own retries.
 pub fn run_stage(
     plan: &Plan,
     run: &TaskRun,
     stage: &str,
-    attempt: Option<u32>,
+    attempt: Option<Attempt>,
     observer: &dyn RunObserver,
 ) -> Result<StageTask, TaskError> {
     let Some(index) = plan.stage_index(stage) else {
@@ -352,13 +362,13 @@ pub fn run_stage(
     let started_at = Timestamp::now();
     let running = StageRecord {
         status: StageStatus::Running,
-        attempts: attempt.unwrap_or(1),
+        attempts: attempt.map_or(1, |a| a.number),
         started_at: Some(started_at),
         ..StageRecord::pending(stage)
     };
     folder.write_stage(&running)?;
     observer.run_started(&run.run_id, &folder.dir);
-    tracing::info!(run_id = %run.run_id, stage, attempt, "stage task started");
+    tracing::info!(run_id = %run.run_id, stage, attempt = attempt.map(|a| a.number), "stage task started");
     let options = RunOptions {
         run_id: run.run_id.clone(),
         logical_date: run.logical_date.clone(),
@@ -368,13 +378,14 @@ pub fn run_stage(
         only: vec![stage.to_owned()],
         previous: None,
         cancel: None,
-        task: Some(TaskAttempt { attempt }),
+        task: Some(TaskAttempt { attempt: attempt.map(|a| a.number) }),
     };
     let outcome = super::run(plan, &options, observer)?;
     let outcome = outcome.stages.into_iter().nth(index).expect("the run has every stage");
     folder.write_stage(&stage_record(&outcome, Some(started_at)))?;
     let planned = &plan.stages[index];
-    Ok(StageTask { last_attempt: attempt.is_none_or(|n| n > planned.retries), critical: planned.critical, outcome })
+    let last_attempt = attempt.is_none_or(|a| a.number >= a.of.unwrap_or(planned.retries.saturating_add(1)));
+    Ok(StageTask { last_attempt, critical: planned.critical, outcome })
 }
 
 /// What finishing a task run recorded.
