@@ -50,6 +50,11 @@ interop-env:
 airflow-env:
     @tests/airflow/setup.sh 3
 
+# The exported DAGs' failure paths (retries, skips, a failed run, a scheduled DAG in Paris) on real
+# Airflow 3 and 2 with a stand-in host (tests/airflow/check_export.sh; about 4 minutes, not in CI).
+airflow-check: build
+    tests/airflow/check_export.sh
+
 # Debian's chromium for the dashboard's headless-browser test (`tests/e2e/serve.rs`); instant when
 # installed. Uses sudo when not root.
 browser-env:
