@@ -33,8 +33,9 @@ pub(crate) fn load_plan(args: &PipelineArgs, runtime: &Runtime) -> Result<(Plan,
     Ok((plan, env, digest))
 }
 
-/// [`load_plan`], with the merged pipeline file.
-fn load_file_and_plan(args: &PipelineArgs, runtime: &Runtime) -> Result<(Plan, config::PipelineFile, String, String)> {
+/// The pipeline file with its environment's overlay, `--set` and `--unset` applied, and the
+/// environment's name.
+pub(crate) fn load_config(args: &PipelineArgs) -> Result<(config::Loaded, String)> {
     let env = args.env.clone().unwrap_or_else(|| "development".to_owned());
     let source = config::Source {
         path: &args.pipeline,
@@ -44,6 +45,12 @@ fn load_file_and_plan(args: &PipelineArgs, runtime: &Runtime) -> Result<(Plan, c
         unset: &args.unset,
     };
     let loaded = config::load(&source).map_err(|e| InvalidConfig(e.to_string()))?;
+    Ok((loaded, env))
+}
+
+/// [`load_plan`], with the merged pipeline file.
+fn load_file_and_plan(args: &PipelineArgs, runtime: &Runtime) -> Result<(Plan, config::PipelineFile, String, String)> {
+    let (loaded, env) = load_config(args)?;
     let plan = config::plan(&loaded.file, &args.pipeline, runtime).map_err(|e| InvalidConfig(e.to_string()))?;
     let merged = serde_norway::to_string(&loaded.merged).unwrap_or_default();
     let digest = hex_sha256(merged.as_bytes());
@@ -204,9 +211,7 @@ pub fn run(args: &RunArgs, runtime: &Runtime) -> Result<u8> {
     })?;
     let outcome = &recorded.outcome;
     if args.json {
-        let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, outcome)?;
-        writeln!(out)?;
+        print_json(outcome)?;
     } else {
         print_summary(outcome, &recorded.summary);
     }
@@ -231,9 +236,7 @@ fn run_task(args: &RunArgs, plan: &Plan, task_run: &run::task::TaskRun) -> Resul
         let done = done.map_err(usage)?;
         let outcome = &done.outcome;
         if args.json {
-            let mut out = std::io::stdout().lock();
-            serde_json::to_writer_pretty(&mut out, outcome)?;
-            writeln!(out)?;
+            print_json(outcome)?;
         } else {
             print_stage(outcome);
         }
@@ -245,9 +248,7 @@ fn run_task(args: &RunArgs, plan: &Plan, task_run: &run::task::TaskRun) -> Resul
     }
     let finished = run::task::finish(plan, task_run).map_err(usage)?;
     if args.json {
-        let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, &finished.detail)?;
-        writeln!(out)?;
+        print_json(&finished.detail)?;
     } else {
         print!("{}", state::render_run_detail(&finished.detail));
         println!("summary: {}", finished.summary.display());
@@ -256,6 +257,14 @@ fn run_task(args: &RunArgs, plan: &Plan, task_run: &run::task::TaskRun) -> Resul
         RunStatus::Success | RunStatus::Partial => exit::SUCCESS,
         RunStatus::Failed | RunStatus::Running => exit::FAILED,
     })
+}
+
+/// `value` as pretty JSON on stdout, with a newline.
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
 }
 
 /// Sends the log lines to the run's `run.log` once the run has its folder.

@@ -316,12 +316,10 @@ pub fn test(args: &TestArgs<'_>, runtime: &Runtime) -> Result<u8> {
         error_kind: failure.as_ref().map(|e| e.kind.label()),
         error: failure.as_ref().map(ToString::to_string),
     };
-    let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
+        crate::pipeline_cmd::print_json(&report)?;
     } else {
-        write_report(&mut out, &report, &inputs, &outputs, args)?;
+        write_report(&mut std::io::stdout().lock(), &report, &inputs, &outputs, args)?;
     }
     Ok(if failure.is_some() { exit::FAILED } else { exit::SUCCESS })
 }

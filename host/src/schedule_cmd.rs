@@ -5,7 +5,7 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 use chrono::DateTime;
-use host::config::{self, ScheduleConfig};
+use host::config::ScheduleConfig;
 use host::run::RunRequest;
 use host::runtime::Runtime;
 use host::schedule::{Event, Schedule, Scheduler, SchedulerLock, Shutdown};
@@ -16,19 +16,11 @@ use signal_hook::iterator::Signals;
 use crate::cli::{PipelineArgs, ScheduleArgs};
 use crate::console;
 use crate::exit;
-use crate::pipeline_cmd::{InvalidConfig, RunLog, load_plan};
+use crate::pipeline_cmd::{InvalidConfig, RunLog, load_config, load_plan};
 
 /// The pipeline's `schedule:` block, parsed.
 fn load_schedule(args: &PipelineArgs) -> Result<Schedule> {
-    let env = args.env.clone().unwrap_or_else(|| "development".to_owned());
-    let source = config::Source {
-        path: &args.pipeline,
-        env: &env,
-        env_required: args.env.is_some(),
-        set: &args.set,
-        unset: &args.unset,
-    };
-    let loaded = config::load(&source).map_err(|e| InvalidConfig(e.to_string()))?;
+    let (loaded, _) = load_config(args)?;
     let config: &ScheduleConfig = loaded
         .file
         .schedule

@@ -19,39 +19,33 @@ pub struct RunLease {
 impl RunLease {
     /// Takes the lease on run `run_id` of the store in `state_dir`.
     pub fn take(state_dir: &Path, run_id: &str) -> io::Result<Self> {
-        let path = lease_path(state_dir, run_id);
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir)?;
-        }
-        let file = File::options().create(true).truncate(false).write(true).open(&path)?;
-        match file.try_lock() {
-            Ok(()) => Ok(RunLease { file }),
-            Err(TryLockError::WouldBlock) => {
-                Err(io::Error::new(io::ErrorKind::WouldBlock, format!("{} is held by another process", path.display())))
-            }
-            Err(TryLockError::Error(error)) => Err(error),
-        }
+        Self::lock(state_dir, run_id, false)
     }
-}
 
-impl RunLease {
     /// Takes a shared hold on run `run_id`'s lease: what a run reusing that run's artifacts
     /// (`--resume`, `--only`) holds while it may read them, so that retention, which takes the
     /// lease itself before deleting them, leaves them alone. Shared holds don't exclude one
     /// another, and a run with only shared holds is not [live](is_live). Fails with
     /// [`io::ErrorKind::WouldBlock`] while the run is running or being pruned.
     pub fn share(state_dir: &Path, run_id: &str) -> io::Result<Self> {
+        Self::lock(state_dir, run_id, true)
+    }
+
+    fn lock(state_dir: &Path, run_id: &str, shared: bool) -> io::Result<Self> {
         let path = lease_path(state_dir, run_id);
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir)?;
         }
         let file = File::options().create(true).truncate(false).write(true).open(&path)?;
-        match file.try_lock_shared() {
+        match if shared { file.try_lock_shared() } else { file.try_lock() } {
             Ok(()) => Ok(RunLease { file }),
-            Err(TryLockError::WouldBlock) => Err(io::Error::new(
-                io::ErrorKind::WouldBlock,
-                format!("{} is held by another process (the run is running, or being pruned)", path.display()),
-            )),
+            Err(TryLockError::WouldBlock) => {
+                let why = if shared { " (the run is running, or being pruned)" } else { "" };
+                Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    format!("{} is held by another process{why}", path.display()),
+                ))
+            }
             Err(TryLockError::Error(error)) => Err(error),
         }
     }
