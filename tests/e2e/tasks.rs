@@ -258,15 +258,16 @@ fn two_stage_tasks_of_one_run_started_at_once_both_record() {
 #[test]
 fn exit_codes_tell_the_orchestrator_to_retry_skip_or_fail() {
     let dir = scratch("tasks-exit");
-    let stages = r#"  - name: flaky
+    // `after` comes before the stage it reads in the file: the run's order is the graph's.
+    let stages = r#"  - name: after
+    plugin: identity.wasm
+    inputs: {in: flaky}
+  - name: flaky
     plugin: hostile.wasm
     critical: false
     retries: 1
     inputs: {in: ingest_items}
     config: {mode: fail, message: "broken", repeat: 1}
-  - name: after
-    plugin: identity.wasm
-    inputs: {in: flaky}
   - name: copy
     plugin: identity.wasm
     inputs: {in: ingest_items}

@@ -408,9 +408,11 @@ pub fn finish(plan: &Plan, run: &TaskRun) -> Result<FinishedRun, TaskError> {
     let stage_leases = plan.stages.iter().map(|s| folder.stage_lease(&s.name)).collect::<Result<Vec<_>, _>>()?;
 
     let now = Timestamp::now();
-    let mut records: Vec<StageRecord> = Vec::with_capacity(plan.stages.len());
+    // In run order, so that a stage's upstreams are settled before it; recorded in file order.
+    let mut records: Vec<Option<StageRecord>> = vec![None; plan.stages.len()];
     let mut failed: BTreeMap<usize, String> = BTreeMap::new();
-    for (index, planned) in plan.stages.iter().enumerate() {
+    for &index in &plan.order {
+        let planned = &plan.stages[index];
         let record = match folder.read_stage(&planned.name)? {
             // Its lease was free: the task running it stopped.
             Some(record) if record.status == StageStatus::Running => StageRecord {
@@ -449,8 +451,9 @@ pub fn finish(plan: &Plan, run: &TaskRun) -> Result<FinishedRun, TaskError> {
             }
             _ => {}
         }
-        records.push(record);
+        records[index] = Some(record);
     }
+    let records: Vec<StageRecord> = records.into_iter().flatten().collect();
     let mut status = RunStatus::of_stages(records.iter().zip(&plan.stages).map(|(r, s)| (r.status, s.critical)));
 
     // Every rejected row the stages wrote, whatever else happened; then the invariants.
