@@ -64,6 +64,21 @@ mod tests {
     }
 
     #[test]
+    fn the_sdks_carry_the_contract_unchanged() {
+        // The Rust SDK builds its bindings from its own copy, so that it builds outside this
+        // repository; the Python SDK ships one too (its own test checks it as well).
+        let wit = include_str!("../../../wit/stage.wit");
+        assert!(
+            include_str!("../../../plugins/sdk/wit/stage.wit") == wit,
+            "plugins/sdk/wit/stage.wit differs from wit/stage.wit: copy it"
+        );
+        assert!(
+            include_str!("../../../plugins/sdk-python/etl_stage/wit/stage.wit") == wit,
+            "plugins/sdk-python/etl_stage/wit/stage.wit differs from wit/stage.wit: copy it"
+        );
+    }
+
+    #[test]
     fn the_sdk_speaks_the_host_s_contract() {
         assert_eq!(etl_sdk::CONTRACT_VERSION, CONTRACT_VERSION.to_string());
     }

@@ -11,7 +11,7 @@ use crate::{Error, Stage, ipc};
 /// The generated bindings for the `plugin` world.
 pub mod wit {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "wit",
         world: "plugin",
         pub_export_macro: true,
         export_macro_name: "__export_plugin",

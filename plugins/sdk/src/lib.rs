@@ -65,6 +65,7 @@ pub mod guest;
 pub use columns::{column, column_as};
 pub use config::{NoConfig, parse_config};
 pub use error::{Error, Result};
+pub use rows::filter;
 pub use stage::{Emitter, Info, Metric, Port, Ports, Stage};
 
 /// The Arrow crates the SDK is built on, re-exported so a plugin needs no other dependency and

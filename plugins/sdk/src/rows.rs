@@ -1,5 +1,6 @@
-//! Row-level helpers for stages that split a batch: selecting rows of a batch ([`take`]; the SDK
-//! ships arrow-array only, no arrow-select), building the `rejected` port's batches
+//! Row-level helpers for stages that split a batch: keeping the rows a mask selects ([`filter`],
+//! arrow-select's kernel), taking rows by index ([`take`]; a contiguous run is a zero-copy
+//! slice), building the `rejected` port's batches
 //! ([`rejected`], [`check_pass_through`]), encoding key values so that equal values, and only
 //! those, give equal bytes ([`KeyColumn`]; [`crate::index::KeyIndex`] keeps a set of them).
 
@@ -57,6 +58,27 @@ fn can_take(data_type: &DataType) -> bool {
                 | DataType::LargeBinary
                 | DataType::Null
         )
+}
+
+/// The rows of `batch` where `keep` is true (a null counts as false), with the same schema:
+/// Arrow's own filter kernel. `keep` has one value per row.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use etl_sdk::arrow::array::{BooleanArray, Int64Array};
+/// # let batch = etl_sdk::arrow::RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from(vec![1, 5, 9])) as _)]).unwrap();
+/// let big: BooleanArray = (0..batch.num_rows()).map(|_| Some(true)).collect();
+/// assert_eq!(etl_sdk::filter(&batch, &big).unwrap().num_rows(), 3);
+/// ```
+pub fn filter(batch: &RecordBatch, keep: &BooleanArray) -> Result<RecordBatch> {
+    if keep.len() != batch.num_rows() {
+        return Err(Error::failed(format!(
+            "filter: {} keep flags for a batch of {} rows",
+            keep.len(),
+            batch.num_rows()
+        )));
+    }
+    arrow_select::filter::filter_record_batch(batch, keep).map_err(|e| Error::failed(format!("filter: {e}")))
 }
 
 /// The rows `rows` of `batch`, in that order, with the same schema. `rows` must be ascending row
@@ -269,6 +291,18 @@ mod tests {
             ("ok", Arc::new(BooleanArray::from(vec![Some(true), Some(false), None, Some(true)])) as ArrayRef),
         ])
         .unwrap()
+    }
+
+    #[test]
+    fn filter_keeps_the_rows_the_mask_selects() {
+        let batch = batch();
+        let kept = filter(&batch, &BooleanArray::from(vec![Some(true), None, Some(false), Some(true)])).unwrap();
+        assert_eq!(kept.schema(), batch.schema());
+        assert_eq!(kept.num_rows(), 2, "a null keeps nothing");
+        let ids = kept.column(0).as_string::<i32>();
+        assert_eq!((ids.value(0), ids.value(1)), ("a", "d"));
+        let error = filter(&batch, &BooleanArray::from(vec![true])).unwrap_err();
+        assert_eq!(error.to_string(), "filter: 1 keep flags for a batch of 4 rows");
     }
 
     #[test]
