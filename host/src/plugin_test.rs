@@ -365,7 +365,10 @@ fn write_report(
         writeln!(out, "\noutput {port}: {rows} rows")?;
         if args.out.is_none() && rows > 0 {
             let shown = take_rows(batches, args.rows);
-            writeln!(out, "{}", arrow_cast::pretty::pretty_format_batches(&shown)?)?;
+            // The values are the plugin's: control characters are escaped before the terminal.
+            for line in arrow_cast::pretty::pretty_format_batches(&shown)?.to_string().lines() {
+                writeln!(out, "{}", host::untrusted::escape(line))?;
+            }
             if rows > args.rows {
                 writeln!(out, "({} more rows; --rows N shows more, --out DIR writes them all)", rows - args.rows)?;
             }
