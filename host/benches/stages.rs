@@ -452,8 +452,8 @@ fn same_rows(a: &[RecordBatch], b: &[RecordBatch]) -> Result<(), String> {
     let (mut i, mut j, mut at_a, mut at_b, mut row) = (0, 0, 0, 0, 0);
     while i < a.len() && j < b.len() {
         let (x, y) = (&a[i], &b[j]);
-        if !etl_sdk::ipc::same_columns(&x.schema(), &y.schema()) {
-            let describe = |batch: &RecordBatch| etl_sdk::ipc::describe_columns(&batch.schema());
+        if !etl_format::ipc::same_columns(&x.schema(), &y.schema()) {
+            let describe = |batch: &RecordBatch| etl_format::ipc::describe_columns(&batch.schema());
             return Err(format!("columns {} natively, {} in wasm", describe(x), describe(y)));
         }
         let len = (x.num_rows() - at_a).min(y.num_rows() - at_b);
@@ -479,27 +479,27 @@ fn codec(inputs: &Inputs, outputs: &Ports) -> Codec {
     let mut scratch = Vec::new();
     for batch in inputs.iter().flat_map(|(_, batches)| batches) {
         let started = Instant::now();
-        etl_sdk::ipc::encode_into(&mut scratch, &batch.schema(), [batch]).expect("input encodes");
+        etl_format::ipc::encode_into(&mut scratch, &batch.schema(), [batch]).expect("input encodes");
         codec.encode_in += started.elapsed();
         let started = Instant::now();
         let bytes = scratch.clone();
         codec.copy += started.elapsed();
         let started = Instant::now();
         // SAFETY: `bytes` was encoded just above from valid arrays, as the host's pushes are.
-        let decoded = unsafe { etl_sdk::ipc::decode_trusted(bytes) }.expect("input decodes");
+        let decoded = unsafe { etl_format::ipc::decode_trusted(bytes) }.expect("input decodes");
         codec.decode_in += started.elapsed();
         drop(decoded);
     }
     for batch in outputs.values().flatten() {
         let started = Instant::now();
-        let bytes = etl_sdk::ipc::encode(&batch.schema(), [batch]).expect("output encodes");
+        let bytes = etl_format::ipc::encode(&batch.schema(), [batch]).expect("output encodes");
         codec.encode_out += started.elapsed();
         let started = Instant::now();
         let copied = bytes.clone();
         codec.copy += started.elapsed();
         drop(bytes);
         let started = Instant::now();
-        let decoded = etl_sdk::ipc::decode(copied).expect("output decodes");
+        let decoded = etl_format::ipc::decode(copied).expect("output decodes");
         codec.decode_out += started.elapsed();
         drop(decoded);
     }

@@ -1,7 +1,7 @@
 //! Building CSV lines into a reused buffer: RFC 4180 quoting, integers, money and dates, with no
 //! allocation per row.
 
-use etl_sdk::dates;
+use etl_format::dates;
 
 /// Appends `text` as one field, quoted (RFC 4180) when it holds a comma, a quote or a line break.
 pub(crate) fn push_text(line: &mut Vec<u8>, text: &[u8]) {

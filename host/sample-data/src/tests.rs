@@ -88,7 +88,7 @@ fn cents(text: &str) -> Option<i64> {
 
 /// A real calendar date written `YYYY-MM-DD`.
 fn is_date(text: &str) -> bool {
-    etl_sdk::dates::parse_date(text).is_some()
+    etl_format::dates::parse_date(text).is_some()
 }
 
 fn files(dir: &Path) -> Vec<Vec<u8>> {

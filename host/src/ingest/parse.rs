@@ -1,7 +1,7 @@
 //! Strict value parsers over raw field bytes (settled detail 6): no surrounding whitespace, no
 //! rounding, no allocation. Each returns `None` for anything outside its grammar.
 
-use etl_sdk::dates;
+use etl_format::dates;
 
 /// `[+-]?digits` that fits in an `i64`.
 pub(super) fn parse_int64(field: &[u8]) -> Option<i64> {

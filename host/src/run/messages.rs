@@ -16,7 +16,7 @@ use std::io;
 use std::sync::Arc;
 
 use arrow_buffer::Buffer;
-use etl_sdk::ipc::{Prefix, message_info, message_prefix};
+use etl_format::ipc::{Prefix, message_info, message_prefix};
 
 /// Messages smaller than this are read, not mapped: a mapping costs two system calls and a page.
 const MAP_FROM: usize = 64 << 10;

@@ -95,7 +95,15 @@ mod imp {
         }
 
         fn forward_logs(&mut self) {
+            use etl_sdk::log::Level;
             for (level, message) in self.stage.take_logs() {
+                let level = match level {
+                    Level::Trace => tracing::Level::TRACE,
+                    Level::Debug => tracing::Level::DEBUG,
+                    Level::Info => tracing::Level::INFO,
+                    Level::Warn => tracing::Level::WARN,
+                    Level::Error => tracing::Level::ERROR,
+                };
                 crate::runtime::log_plugin_message(level, &self.name, &self.plugin, &message);
             }
         }

@@ -81,6 +81,25 @@ mod tests {
     #[test]
     fn the_sdk_speaks_the_host_s_contract() {
         assert_eq!(etl_sdk::CONTRACT_VERSION, CONTRACT_VERSION.to_string());
+        let manifest = include_str!("../../../plugins/sdk/Cargo.toml");
+        let declared = format!("contract = \"{CONTRACT_VERSION}\"");
+        assert!(manifest.lines().any(|l| l == declared), "plugins/sdk/Cargo.toml does not declare `{declared}`");
+    }
+
+    /// The SDK and etl-format name their dependencies' versions themselves (they build outside
+    /// this workspace); within it, they must resolve to the versions the host uses: one of each
+    /// crate in the lock file.
+    #[test]
+    fn the_sdk_and_the_host_use_the_same_arrow_and_serde() {
+        let lock = include_str!("../../../Cargo.lock");
+        for name in ["arrow-array", "arrow-buffer", "arrow-ipc", "arrow-schema", "arrow-select", "serde", "serde_json"]
+        {
+            let entries = lock.lines().filter(|l| *l == format!("name = \"{name}\"")).count();
+            assert_eq!(
+                entries, 1,
+                "Cargo.lock has {entries} versions of {name}: align plugins/sdk/Cargo.toml and plugins/format/Cargo.toml with the workspace's"
+            );
+        }
     }
 
     #[test]

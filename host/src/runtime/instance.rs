@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use etl_sdk::log::Level as SdkLevel;
 use wasmtime::component::{ResourceAny, ResourceTable};
 use wasmtime::{Store, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -78,11 +77,11 @@ impl bindings::etl::stage::log::Host for HostState {
         self.logs_left -= 1;
         let (stage, plugin) = (&self.stage, &self.plugin);
         let level = match level {
-            Level::Trace => SdkLevel::Trace,
-            Level::Debug => SdkLevel::Debug,
-            Level::Info => SdkLevel::Info,
-            Level::Warn => SdkLevel::Warn,
-            Level::Error => SdkLevel::Error,
+            Level::Trace => tracing::Level::TRACE,
+            Level::Debug => tracing::Level::DEBUG,
+            Level::Info => tracing::Level::INFO,
+            Level::Warn => tracing::Level::WARN,
+            Level::Error => tracing::Level::ERROR,
         };
         super::log_plugin_message(level, stage, plugin, &message);
         if self.logs_left == 0 {
@@ -231,7 +230,7 @@ impl StageInstance {
             return Err(self.error(StageErrorKind::UnknownInput { port: port.to_owned(), declared }));
         }
         let mut bytes = std::mem::take(&mut self.scratch);
-        if let Err(e) = etl_sdk::ipc::encode_into(&mut bytes, &batch.schema(), [batch]) {
+        if let Err(e) = etl_format::ipc::encode_into(&mut bytes, &batch.schema(), [batch]) {
             return Err(self.error(StageErrorKind::Encode { port: port.to_owned(), message: e.to_string() }));
         }
         self.stats.rows_in += batch.num_rows() as u64;
@@ -331,7 +330,7 @@ impl StageInstance {
             if self.stats.bytes_out > self.limits.total_output_bytes {
                 return Err(self.fail(StageErrorKind::TotalOutputBytes { call, limit: self.limits.total_output_bytes }));
             }
-            let (schema, batches) = match etl_sdk::ipc::decode(batch) {
+            let (schema, batches) = match etl_format::ipc::decode(batch) {
                 Ok(decoded) => decoded,
                 Err(e) => {
                     let message = PluginText::message(&e.to_string());
@@ -345,10 +344,10 @@ impl StageInstance {
                 return Err(self.fail(StageErrorKind::BadColumns { call, port, problem }));
             }
             if let Some(before) = self.schemas.get(&port)
-                && !etl_sdk::ipc::same_columns(before, &schema)
+                && !etl_format::ipc::same_columns(before, &schema)
             {
-                let before = PluginText::message(&etl_sdk::ipc::describe_columns(before));
-                let after = PluginText::message(&etl_sdk::ipc::describe_columns(&schema));
+                let before = PluginText::message(&etl_format::ipc::describe_columns(before));
+                let after = PluginText::message(&etl_format::ipc::describe_columns(&schema));
                 return Err(self.fail(StageErrorKind::SchemaChanged { call, port, before, after }));
             }
             self.schemas.entry(port.clone()).or_insert(schema);

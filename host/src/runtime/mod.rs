@@ -40,14 +40,14 @@ pub use plugin::{CompileSource, MAX_PORTS, Plugin, PluginInfo, PortInfo, PortSet
 /// (sandboxed, or run natively with `--native-stages`).
 /// The message is cut to [`PluginText::MESSAGE`](crate::untrusted::PluginText::MESSAGE) bytes
 /// and escaped: a plugin cannot write a line of its own into the log.
-pub(crate) fn log_plugin_message(level: etl_sdk::log::Level, stage: &str, plugin: &str, message: &str) {
-    use etl_sdk::log::Level;
+pub(crate) fn log_plugin_message(level: tracing::Level, stage: &str, plugin: &str, message: &str) {
+    use tracing::Level;
     let message = crate::untrusted::PluginText::message(message);
     match level {
-        Level::Trace => tracing::trace!(stage, plugin, "{message}"),
-        Level::Debug => tracing::debug!(stage, plugin, "{message}"),
-        Level::Info => tracing::info!(stage, plugin, "{message}"),
-        Level::Warn => tracing::warn!(stage, plugin, "{message}"),
-        Level::Error => tracing::error!(stage, plugin, "{message}"),
+        Level::TRACE => tracing::trace!(stage, plugin, "{message}"),
+        Level::DEBUG => tracing::debug!(stage, plugin, "{message}"),
+        Level::INFO => tracing::info!(stage, plugin, "{message}"),
+        Level::WARN => tracing::warn!(stage, plugin, "{message}"),
+        Level::ERROR => tracing::error!(stage, plugin, "{message}"),
     }
 }

@@ -17,8 +17,8 @@ use arrow_array::types::{
 use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, RecordBatch, RecordBatchOptions, new_empty_array};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use arrow_select::interleave::interleave;
-use etl_sdk::dates::IsoDate;
-use etl_sdk::decimal::DecimalText;
+use etl_format::dates::IsoDate;
+use etl_format::decimal::DecimalText;
 
 use super::warehouse::StoredColumn;
 use super::{METADATA_PREFIX, SinkError};

@@ -1,10 +1,10 @@
 //! Timestamps as the run store keeps them (unix milliseconds) and shows them (RFC 3339, UTC),
-//! plus the check for a logical date; the calendar arithmetic is [`etl_sdk::dates`].
+//! plus the check for a logical date; the calendar arithmetic is [`etl_format::dates`].
 
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use etl_sdk::dates;
+use etl_format::dates;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
 const MS_PER_DAY: i64 = 86_400_000;

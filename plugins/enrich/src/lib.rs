@@ -165,13 +165,13 @@ impl Enrich {
     /// with other columns is refused (one port, one schema).
     fn output_schema(&mut self, batch: &RecordBatch) -> Result<SchemaRef> {
         if let Some((input, output)) = &self.schemas {
-            if etl_sdk::ipc::same_columns(input, &batch.schema()) {
+            if etl_sdk::columns::same_columns(input, &batch.schema()) {
                 return Ok(output.clone());
             }
             return Err(Error::input(format!(
                 "port `{IN}` changed columns between batches: {} then {}",
-                etl_sdk::ipc::describe_columns(input),
-                etl_sdk::ipc::describe_columns(&batch.schema())
+                etl_sdk::columns::describe_columns(input),
+                etl_sdk::columns::describe_columns(&batch.schema())
             )));
         }
         let input = batch.schema();

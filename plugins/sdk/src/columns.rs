@@ -1,4 +1,10 @@
-//! Looking up the columns a stage needs, with errors that name the column and the types.
+//! Looking up the columns a stage needs, with errors that name the column and the types; checking
+//! that a port's batches keep their columns, and describing them in a message.
+
+/// `same_columns`: whether two schemas have the same column names and types in the same order
+/// (nullability and metadata aside); `describe_columns` writes them as
+/// `(order_id: Utf8, quantity: Int64)`.
+pub use etl_format::ipc::{describe_columns, same_columns};
 
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::DataType;

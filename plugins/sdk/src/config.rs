@@ -10,6 +10,55 @@ use crate::Error;
 #[serde(deny_unknown_fields)]
 pub struct NoConfig {}
 
+/// Declares a stage's config type: a struct read from the stage's `config:` block, refusing keys
+/// it does not have, with no serde dependency or attribute in the plugin; or an enum (a choice
+/// among names, `#[serde(rename_all = "lowercase")]`) used by one. It derives `Debug` and serde's
+/// `Deserialize`; serde's attributes (`#[serde(default)]`, `#[serde(rename = "...")]`) pass
+/// through.
+///
+/// ```
+/// use etl_sdk::Decimal;
+///
+/// etl_sdk::config! {
+///     /// The filter's settings.
+///     pub struct Config {
+///         /// Keep the rows worth more than this.
+///         pub min_amount: Decimal,
+///         /// The column to read the amounts from.
+///         #[serde(default = "default_column")]
+///         pub column: String,
+///     }
+/// }
+///
+/// fn default_column() -> String {
+///     "amount".into()
+/// }
+///
+/// let config: Config = etl_sdk::parse_config(r#"{"min_amount": "9.99"}"#)?;
+/// assert_eq!((config.min_amount.to_string(), config.column.as_str()), ("9.99".into(), "amount"));
+/// let error = etl_sdk::parse_config::<Config>(r#"{"min_amount": 1, "max": 2}"#).unwrap_err();
+/// assert!(error.message().contains("unknown field `max`, expected `min_amount` or `column`"), "{error}");
+/// # Ok::<(), etl_sdk::Error>(())
+/// ```
+///
+/// The expansion names the SDK `etl_sdk`: a plugin that renames the dependency derives
+/// `Deserialize` itself (with its own `serde` dependency).
+#[macro_export]
+macro_rules! config {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident { $($fields:tt)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, $crate::serde::Deserialize)]
+        #[serde(crate = "etl_sdk::serde", deny_unknown_fields)]
+        $vis struct $name { $($fields)* }
+    };
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($variants:tt)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, $crate::serde::Deserialize)]
+        #[serde(crate = "etl_sdk::serde")]
+        $vis enum $name { $($variants)* }
+    };
+}
+
 /// Parses `json` into `C`, naming the offending key on failure
 /// (`rules[2].max: invalid type: string "x", expected a number`).
 ///

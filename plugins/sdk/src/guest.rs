@@ -6,7 +6,9 @@ use std::marker::PhantomData;
 use std::sync::Once;
 
 use crate::driver::{Driver, PortBatches};
-use crate::{Error, Stage, ipc};
+use etl_format::ipc;
+
+use crate::{Error, Stage};
 
 /// The generated bindings for the `plugin` world.
 pub mod wit {

@@ -41,15 +41,13 @@
 extern crate self as etl_sdk;
 
 pub mod bytes;
-mod columns;
+pub mod columns;
 mod config;
 pub mod context;
-pub mod dates;
 pub mod decimal;
 mod driver;
 mod error;
 pub mod index;
-pub mod ipc;
 pub mod log;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;
@@ -64,6 +62,7 @@ pub mod guest;
 
 pub use columns::{column, column_as};
 pub use config::{NoConfig, parse_config};
+pub use decimal::{Decimal, DecimalColumn, decimal_column};
 pub use error::{Error, Result};
 pub use rows::filter;
 pub use stage::{Emitter, Info, Metric, Port, Ports, Stage};
@@ -76,6 +75,10 @@ pub mod arrow {
     pub use arrow_buffer as buffer;
     pub use arrow_schema as schema;
 }
+
+/// Calendar dates as Arrow's `Date32` counts them (days since 1970-01-01): conversions to and
+/// from (year, month, day) and `YYYY-MM-DD`, exactly as the host reads and writes them.
+pub use etl_format::dates;
 
 /// Re-exported for plugins' config types: `#[derive(etl_sdk::serde::Deserialize)]`.
 pub use serde;
@@ -103,7 +106,7 @@ mod tests {
     /// The version the SDK claims is the one of the WIT it generates its bindings from.
     #[test]
     fn the_contract_version_is_the_wit_file_s() {
-        let wit = include_str!("../../../wit/stage.wit");
+        let wit = include_str!("../wit/stage.wit");
         let declared = format!("package etl:stage@{};", super::CONTRACT_VERSION);
         assert!(wit.lines().any(|l| l == declared), "wit/stage.wit does not declare `{declared}`");
     }

@@ -151,12 +151,12 @@ impl<S: Stage> Harness<S> {
             let mut rows = 0;
             for batch in group.batches {
                 let schema = self.schemas.entry(group.port.clone()).or_insert_with(|| batch.schema());
-                if !crate::ipc::same_columns(schema, &batch.schema()) {
+                if !etl_format::ipc::same_columns(schema, &batch.schema()) {
                     return Err(Error::failed(format!(
                         "output port `{}` changed schema between batches: {} then {}",
                         group.port,
-                        crate::ipc::describe_columns(schema),
-                        crate::ipc::describe_columns(&batch.schema())
+                        etl_format::ipc::describe_columns(schema),
+                        etl_format::ipc::describe_columns(&batch.schema())
                     )));
                 }
                 rows += batch.num_rows();

@@ -16,7 +16,7 @@ use crate::sinks::test_util::{Scratch, file_bytes, pretty, read_parquet, schema_
 /// Days since 1970-01-01 of `date` (`YYYY-MM-DD`).
 fn days(date: &str) -> i32 {
     let parts: Vec<u32> = date.split('-').map(|part| part.parse().unwrap()).collect();
-    etl_sdk::dates::days_from_civil(i64::from(parts[0]), parts[1], parts[2]) as i32
+    etl_format::dates::days_from_civil(i64::from(parts[0]), parts[1], parts[2]) as i32
 }
 
 /// The tables of the e-commerce pipeline, as `config/ecommerce.yaml` declares them.

@@ -10,7 +10,7 @@
 //! day of a year.
 //!
 //! ```
-//! use etl_sdk::dates::{self, IsoDate};
+//! use etl_format::dates::{self, IsoDate};
 //!
 //! assert_eq!(dates::civil_from_days(11_016), (2000, 2, 29));
 //! assert_eq!(dates::days_from_civil(2000, 2, 29), 11_016);
