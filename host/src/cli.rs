@@ -94,8 +94,31 @@ pub enum ExportCommand {
     },
 }
 
+/// The language of a new plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PluginLang {
+    Rust,
+    Python,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
+    /// Create a plugin project of its own: a manifest, a working example stage (a decimal
+    /// filter), native unit tests, and a README with the one command that builds it.
+    New {
+        /// The plugin's name: a lowercase letter, then lowercase letters, digits, `-` or `_`.
+        name: String,
+        /// The language to write it in.
+        #[arg(long, value_enum, default_value_t = PluginLang::Rust)]
+        lang: PluginLang,
+        /// The project's directory, created or empty [default: ./NAME].
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// The checkout of etl-host whose SDK the project uses [default: the one this host was
+        /// built from].
+        #[arg(long, value_name = "CHECKOUT")]
+        sdk: Option<PathBuf>,
+    },
     /// Show what a plugin declares: ports, config help, digest, contract version, imports.
     Inspect {
         /// The plugin's `.wasm` file.

@@ -39,6 +39,10 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             }
             Ok(exit::SUCCESS)
         }
+        Command::Plugin(PluginCommand::New { name, lang, dir, sdk }) => {
+            let args = crate::plugin_new::NewArgs { name: &name, lang, dir: dir.as_deref(), sdk: sdk.as_deref() };
+            crate::plugin_new::new(&args)
+        }
         Command::Plugin(PluginCommand::Test { path, inputs, config, limits, out, rows, json }) => {
             let args = crate::plugin_test::TestArgs {
                 path: &path,

@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod console;
 mod pipeline_cmd;
+mod plugin_new;
 mod plugin_test;
 mod schedule_cmd;
 mod serve_cmd;

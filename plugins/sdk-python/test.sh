@@ -5,6 +5,8 @@
 #
 # The venv lives at $ETL_PY_TARGET/dev (default: target/py-plugin/dev of the repository), made
 # from requirements-dev.txt and rebuilt only when that file changes (like the justfile's `_venv`).
+# ETL_STAGE_PROJECT=DIR runs a plugin project's tests instead, from DIR, with the SDK importable
+# (what the test.sh of a project made by `host plugin new` does).
 # ETL_STAGE_COMPONENT_TEST=1 also builds the example into a component with build.sh and runs it
 # in the real sandbox (needs target/release/host; about a minute).
 set -euo pipefail
@@ -21,6 +23,12 @@ if [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$want" ] || [ ! -x "$
     echo "$venv: $("$venv/bin/python" --version), $(grep -v '^#' "$sdk/requirements-dev.txt" | paste -sd' ')"
 fi
 
-cd "$sdk"
+if [ -n "${ETL_STAGE_PROJECT:-}" ]; then
+    cd "$ETL_STAGE_PROJECT"
+    export PYTHONPATH="$sdk${PYTHONPATH:+:$PYTHONPATH}"
+    set -- -p no:cacheprovider "$@"
+else
+    cd "$sdk"
+fi
 # The venv's bin first: the glue test runs its componentize-py.
 PYTHONDONTWRITEBYTECODE=1 PATH="$venv/bin:$PATH" exec "$venv/bin/python" -m pytest "$@"

@@ -12,6 +12,7 @@ mod inspect;
 mod interop;
 mod operations;
 mod pipeline;
+mod plugin_new;
 mod rerun;
 mod sandbox;
 mod schedule;
