@@ -3,7 +3,7 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # Every stage plugin and test fixture in the workspace, built as wasm32-wasip2 components.
-plugins := "-p identity -p validate -p cleanse -p enrich -p aggregate -p hostile -p future-contract -p bad-describe -p slow-describe"
+plugins := "-p identity -p validate -p cleanse -p enrich -p aggregate -p high-value -p hostile -p future-contract -p bad-describe -p slow-describe"
 
 default:
     @just --list
@@ -85,6 +85,7 @@ lint:
     cargo clippy --release --workspace --all-targets -- -D warnings
     cargo clippy --release -p host --features native-stages -- -D warnings
     cargo clippy --profile plugin --target wasm32-wasip2 {{ plugins }} -- -D warnings
+    RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p etl-sdk -p etl-format
 
 # End-to-end benchmark vs DuckDB and Polars, outputs checked equal (BENCHMARKS.md): `just bench sizes=1000000 runs=1`.
 bench *args:

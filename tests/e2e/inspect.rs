@@ -176,3 +176,45 @@ fn plugin_test_runs_a_plugin_in_the_sandbox_on_local_files() {
         show(&untyped)
     );
 }
+
+/// The SDK README's Rust filter (`plugins/examples/high-value`, a [`etl_sdk::Filter`]), built to
+/// wasm, in the sandbox on a CSV: the lines worth more than `min_amount`, every column kept, at
+/// the decimal's own scale; a config it does not know refused with the key named.
+#[test]
+fn the_guides_rust_filter_keeps_the_lines_worth_more_than_min_amount() {
+    let dir = crate::common::scratch("plugin-test-high-value");
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("lines.csv");
+    // 2 * 250.00 = 500.00 is not more than 500.00; 3 * 166.67 = 500.01 is; empty is null.
+    let lines = "order_id,quantity,unit_price\na,2,250.00\nb,3,166.67\nc,,999.00\nd,9,\ne,1,500.01\nf,100,5.01\n";
+    std::fs::write(&csv, lines).unwrap();
+    let input = format!("input={}:order_id text,quantity int64,unit_price decimal(10,2)", csv.display());
+    let plugin = plugin_path("high-value");
+    let out = dir.join("out");
+    let _ = std::fs::remove_dir_all(&out);
+    let args =
+        ["plugin", "test", plugin.to_str().unwrap(), "--input", &input, "--json", "--out", out.to_str().unwrap()];
+    let json = host(&[&args[..], &["--config", r#"{"min_amount": "500.00"}"#]].concat(), "warn");
+    assert_eq!(json.status.code(), Some(0), "{}", show(&json));
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!((&report["plugin"], &report["version"]), (&"high-value".into(), &"0.1.0".into()), "{report}");
+    assert_eq!(report["outputs"], serde_json::json!([["output", 3]]), "{report}");
+
+    let file = std::fs::File::open(out.join("output.arrow")).unwrap();
+    let batches: Vec<_> = arrow_ipc::reader::FileReader::try_new(file, None).unwrap().map(Result::unwrap).collect();
+    let rows = crate::common::row_texts(&batches);
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    for (row, id) in rows.iter().zip(["b", "e", "f"]) {
+        assert!(row.starts_with(&format!("{id}|")), "{rows:?}");
+    }
+    let price = batches[0].schema().field_with_name("unit_price").unwrap().data_type().clone();
+    assert_eq!(price, arrow_schema::DataType::Decimal128(10, 2));
+
+    let refused = host(&[&args[..5], &["--config", r#"{"min": 1}"#]].concat(), "warn");
+    assert_eq!(refused.status.code(), Some(3), "{}", show(&refused));
+    assert!(
+        show(&refused).contains("invalid config: min: unknown field `min`, expected `min_amount`"),
+        "{}",
+        show(&refused)
+    );
+}

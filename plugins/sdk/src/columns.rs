@@ -6,7 +6,7 @@
 /// `(order_id: Utf8, quantity: Int64)`.
 pub use etl_format::ipc::{describe_columns, same_columns};
 
-use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, PrimitiveArray, RecordBatch};
 use arrow_schema::DataType;
 
 use crate::Error;
@@ -22,7 +22,7 @@ pub fn column<'a>(batch: &'a RecordBatch, name: &str, expected: &DataType) -> Re
     Ok(column)
 }
 
-/// Like [`column`], downcast to the concrete array type, e.g. `column_as::<Int64Array>`.
+/// Like [`column()`], downcast to the concrete array type, e.g. `column_as::<Int64Array>`.
 pub fn column_as<'a, A: Array + 'static>(
     batch: &'a RecordBatch,
     name: &str,
@@ -33,10 +33,22 @@ pub fn column_as<'a, A: Array + 'static>(
     })
 }
 
+/// The column `name` of `batch` as a primitive array of `T`, whose type says what the column must
+/// be: `primitive_column::<Int64Type>(&batch, "quantity")` is an `&Int64Array`.
+///
+/// For decimals, whose type carries a precision and scale, use [`crate::decimal_column`].
+pub fn primitive_column<'a, T: ArrowPrimitiveType>(
+    batch: &'a RecordBatch,
+    name: &str,
+) -> Result<&'a PrimitiveArray<T>, Error> {
+    column_as::<PrimitiveArray<T>>(batch, name, &T::DATA_TYPE)
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
+    use arrow_array::types::{Float64Type, Int64Type};
     use arrow_array::{Int64Array, StringArray};
 
     use super::*;
@@ -54,5 +66,20 @@ mod tests {
             Error::input("column `quantity` has type Utf8, expected Int64")
         );
         assert_eq!(column_as::<StringArray>(&batch, "quantity", &DataType::Utf8).unwrap().value(0), "1");
+    }
+
+    #[test]
+    fn primitive_columns_take_their_type_from_the_array_type() {
+        let batch =
+            RecordBatch::try_from_iter([("quantity", Arc::new(Int64Array::from(vec![3, 4])) as ArrayRef)]).unwrap();
+        assert_eq!(primitive_column::<Int64Type>(&batch, "quantity").unwrap().values(), &[3, 4]);
+        assert_eq!(
+            primitive_column::<Float64Type>(&batch, "quantity").unwrap_err(),
+            Error::input("column `quantity` has type Int64, expected Float64")
+        );
+        assert_eq!(
+            primitive_column::<Int64Type>(&batch, "qty").unwrap_err(),
+            Error::input("missing required column `qty`")
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! A stage's outputs must depend on its inputs and config only, so that a retry or a re-run
 //! gives the same result; the run is for logging, or for stamping rows on purpose.
 //! Natively (under [`crate::testing`]) the harness sets it; see
-//! [`Harness::run_context`](crate::testing::Harness::run_context).
+//! [`Harness::open_in_run`](crate::testing::Harness::open_in_run).
 
 /// The run a stage instance works for.
 #[derive(Debug, Clone, PartialEq, Eq)]

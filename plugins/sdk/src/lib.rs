@@ -1,40 +1,4 @@
-//! The plugin SDK: everything a stage plugin author needs, and the only dependency they add.
-//!
-//! A plugin is one type that implements [`Stage`] over Arrow [`RecordBatch`]es and one
-//! [`export_stage!`] line. The SDK owns the WIT bindings, the Arrow IPC framing on both sides of
-//! the sandbox boundary, config parsing (with errors that name the key) and error mapping. The same
-//! `impl Stage` runs natively under [`testing`], so a plugin is tested with plain `cargo test`.
-//!
-//! ```
-//! use etl_sdk::{Emitter, Info, Result, Stage};
-//! use etl_sdk::arrow::array::RecordBatch;
-//!
-//! /// Drops every batch that has no rows.
-//! pub struct SkipEmpty;
-//!
-//! impl Stage for SkipEmpty {
-//!     type Config = etl_sdk::NoConfig;
-//!
-//!     fn info() -> Info {
-//!         Info::new("skip-empty", "0.1.0", "Forwards every non-empty batch")
-//!             .input("in", "any batches")
-//!             .output("out", "the non-empty ones")
-//!     }
-//!
-//!     fn open(_config: Self::Config) -> Result<Self> {
-//!         Ok(SkipEmpty)
-//!     }
-//!
-//!     fn push(&mut self, _port: &str, batch: RecordBatch, out: &mut Emitter) -> Result<()> {
-//!         if batch.num_rows() > 0 {
-//!             out.emit("out", batch);
-//!         }
-//!         Ok(())
-//!     }
-//! }
-//!
-//! etl_sdk::export_stage!(SkipEmpty);
-//! ```
+#![doc = include_str!("../README.md")]
 
 // Lets the generated bindings and the export macro name this crate the same way from inside and
 // outside of it.
@@ -47,6 +11,7 @@ pub mod context;
 pub mod decimal;
 mod driver;
 mod error;
+mod filter_stage;
 pub mod index;
 pub mod log;
 #[cfg(not(target_arch = "wasm32"))]
@@ -60,10 +25,11 @@ pub mod testing;
 #[doc(hidden)]
 pub mod guest;
 
-pub use columns::{column, column_as};
+pub use columns::{column, column_as, primitive_column};
 pub use config::{NoConfig, parse_config};
 pub use decimal::{Decimal, DecimalColumn, decimal_column};
 pub use error::{Error, Result};
+pub use filter_stage::Filter;
 pub use rows::filter;
 pub use stage::{Emitter, Info, Metric, Port, Ports, Stage};
 
@@ -74,6 +40,21 @@ pub mod arrow {
     pub use arrow_array::RecordBatch;
     pub use arrow_buffer as buffer;
     pub use arrow_schema as schema;
+}
+
+/// What most plugins use, in one import: `use etl_sdk::prelude::*;`.
+pub mod prelude {
+    pub use arrow_array::types::{Date32Type, Float64Type, Int32Type, Int64Type};
+    pub use arrow_array::{
+        Array, ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float64Array, Int32Array, Int64Array, RecordBatch,
+        StringArray,
+    };
+    pub use arrow_schema::DataType;
+
+    pub use crate::{
+        Decimal, Emitter, Error, Filter, Info, Metric, NoConfig, Result, Stage, column, column_as, decimal_column,
+        filter, primitive_column,
+    };
 }
 
 /// Calendar dates as Arrow's `Date32` counts them (days since 1970-01-01): conversions to and

@@ -13,7 +13,8 @@ use crate::Result;
 /// [`Stage::finish`]. Memory is capped by the host, so keep state proportional to what the
 /// stage must remember, not to its input.
 pub trait Stage: Sized {
-    /// The stage's `config:` block. Use `#[serde(deny_unknown_fields)]` so typos are refused.
+    /// The stage's `config:` block: a type declared with [`crate::config!`] (which refuses unknown
+    /// keys, so typos are caught), or [`crate::NoConfig`].
     type Config: DeserializeOwned;
 
     /// Name, version, ports and config help. Must not depend on any config.

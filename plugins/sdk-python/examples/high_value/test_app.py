@@ -88,3 +88,15 @@ def test_the_unscaled_integer_version_keeps_the_same_rows():
         want = run(HighValue, {"min_amount": min_amount}, {"input": lines(*rows)}).table("output")
         got = run(HighValueOnUnits, {"min_amount": min_amount}, {"input": lines(*rows)}).table("output")
         assert got.equals(want) and 0 < want.num_rows < 500, min_amount
+
+
+def test_the_documents_show_this_example_as_it_is():
+    """The SDK's README and the plugin guide show app.py verbatim, within the promised 15 lines."""
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    source = (here / "app.py").read_text()
+    block = f"```python\n{source}```\n"
+    for document in [here.parents[1] / "README.md", here.parents[3] / "docs" / "plugin-guide.md"]:
+        assert block in document.read_text(), f"{document} does not show examples/high_value/app.py as it is"
+    assert sum(1 for line in source.splitlines() if line.strip()) <= 15
